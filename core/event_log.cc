@@ -1,0 +1,41 @@
+#include "core/event_log.h"
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace deja {
+namespace {
+
+struct LogState {
+  std::mutex mu;
+  std::string program = "deja";
+};
+
+LogState& State() {
+  static LogState* state = new LogState;  // never destroyed: logging at exit
+  return *state;
+}
+
+}  // namespace
+
+void SetLogProgramName(absl::string_view name) {
+  std::lock_guard<std::mutex> lock(State().mu);
+  State().program = std::string(name);
+}
+
+void LogEvent(absl::string_view message) {
+  const std::string stamp = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
+                                             absl::Now(), absl::UTCTimeZone());
+  std::lock_guard<std::mutex> lock(State().mu);
+  const std::string line =
+      absl::StrCat(stamp, " ", State().program, ": ", message, "\n");
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace deja

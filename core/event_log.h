@@ -1,0 +1,16 @@
+#ifndef DEJA_CORE_EVENT_LOG_H_
+#define DEJA_CORE_EVENT_LOG_H_
+
+// One line per event on stderr: "2026-11-24T10:00:00.123Z dejad: <event>".
+// Thread-safe; lines from different threads never interleave.
+
+#include "absl/strings/string_view.h"
+
+namespace deja {
+
+void SetLogProgramName(absl::string_view name);  // default "deja"
+void LogEvent(absl::string_view message);
+
+}  // namespace deja
+
+#endif  // DEJA_CORE_EVENT_LOG_H_
