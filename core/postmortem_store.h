@@ -40,9 +40,9 @@ class PostmortemStore {
   // Stores `postmortem` (already validated) as version 1, assigning its id,
   // action item ids and created/updated times. An empty request_id disables
   // deduplication.
-  virtual absl::StatusOr<SubmitResult> Submit(
-      const v1::Postmortem& postmortem, absl::string_view request_id,
-      absl::Time deadline) = 0;
+  virtual absl::StatusOr<SubmitResult> Submit(const v1::Postmortem& postmortem,
+                                              absl::string_view request_id,
+                                              absl::Time deadline) = 0;
 
   virtual absl::StatusOr<v1::Postmortem> Get(absl::string_view id,
                                              absl::Time deadline) = 0;

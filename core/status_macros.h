@@ -10,12 +10,11 @@
 #define DEJA_CONCAT_(a, b) DEJA_CONCAT_INNER_(a, b)
 
 // Returns from the calling function when `expr` yields a non-OK absl::Status.
-#define DEJA_RETURN_IF_ERROR(expr)                  \
-  do {                                              \
-    if (absl::Status deja_status_ = (expr);         \
-        !deja_status_.ok()) {                       \
-      return deja_status_;                          \
-    }                                               \
+#define DEJA_RETURN_IF_ERROR(expr)                                \
+  do {                                                            \
+    if (absl::Status deja_status_ = (expr); !deja_status_.ok()) { \
+      return deja_status_;                                        \
+    }                                                             \
   } while (false)
 
 // `DEJA_ASSIGN_OR_RETURN(auto x, StatusOrExpr());` declares x from the value

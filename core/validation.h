@@ -15,11 +15,11 @@
 namespace deja {
 
 // Size limits, shared by validation, the store and (later) the index.
-inline constexpr size_t kMaxShortText = 200;       // team, service, tag, owner, ...
+inline constexpr size_t kMaxShortText = 200;  // team, service, tag, owner, ...
 inline constexpr size_t kMaxTitle = 300;
 inline constexpr size_t kMaxLongText = 64 * 1024;  // summary, resolution, ...
 inline constexpr size_t kMaxLogLine = 4096;
-inline constexpr size_t kMaxListItems = 200;       // any repeated field
+inline constexpr size_t kMaxListItems = 200;  // any repeated field
 inline constexpr size_t kMaxRequestId = 128;
 inline constexpr int kMaxPageSize = 100;
 

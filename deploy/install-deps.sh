@@ -12,6 +12,7 @@ packages=(
   libxapian-dev
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf
+  clang-format
 )
 
 missing=()
@@ -28,6 +29,12 @@ SUDO=""
 if [[ $(id -u) != 0 ]]; then SUDO="sudo"; fi
 echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Deja runs its own clusters; don't let the package create and start a
+# system-wide one on port 5432.
+if [[ ! -e /etc/postgresql-common/createcluster.d/deja.conf ]]; then
+  $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/deja.conf >/dev/null
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"

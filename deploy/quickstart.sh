@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds, starts dejad
+# on its embedded PostgreSQL under ./deja-data, loads the sample postmortems
+# and shows example queries. dejad keeps serving until Ctrl-C.
+#   --once   stop dejad after the example queries (for scripts and CI)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+once=0
+[[ ${1:-} == --once ]] && once=1
+listen=${DEJA_LISTEN:-127.0.0.1:50051}
+data_dir=${DEJA_DATA_DIR:-./deja-data}
+build_dir=${DEJA_BUILD_DIR:-build}
+
+./deploy/install-deps.sh
+./deploy/build.sh --target dejad deja
+dejad=$build_dir/services/dejad
+deja=$build_dir/cli/deja
+
+log=$(mktemp /tmp/dejad-quickstart.XXXXXX.log)
+echo "quickstart: starting dejad (data in $data_dir, log in $log)"
+"$dejad" --listen "$listen" --data-dir "$data_dir" >"$log.out" 2>"$log" &
+pid=$!
+stop() { kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; }
+trap stop EXIT
+for _ in $(seq 1 120); do
+  grep -q "listening on" "$log.out" 2>/dev/null && break
+  kill -0 "$pid" 2>/dev/null || { echo "quickstart: dejad failed to start:" >&2; cat "$log" >&2; exit 1; }
+  sleep 0.5
+done
+grep -q "listening on" "$log.out" || { echo "quickstart: dejad did not start in 60 s" >&2; cat "$log" >&2; exit 1; }
+cat "$log.out"
+export DEJA_SERVER=$listen
+
+run() { echo; echo "\$ deja $*"; "$deja" "$@"; }
+echo; echo "quickstart: loading the sample postmortems (samples/postmortems/)"
+run submit samples/postmortems/*.json
+run list --limit 10
+run list --service postgres-orders
+first=$("$deja" list --service postgres-orders --json | sed -n 's/.*"id": *"\([0-9a-f-]\{36\}\)".*/\1/p' | head -1)
+[[ -n $first ]] && run get "$first"
+
+if ((once)); then
+  echo; echo "quickstart: done (--once); stopping dejad"
+  exit 0
+fi
+echo
+echo "quickstart: dejad is serving on $listen (pid $pid). Try: $deja list --help"
+echo "quickstart: press Ctrl-C to stop it."
+trap 'stop; exit 0' INT TERM
+wait "$pid"
