@@ -21,6 +21,8 @@ inline constexpr size_t kMaxLongText = 64 * 1024;  // summary, resolution, ...
 inline constexpr size_t kMaxLogLine = 4096;
 inline constexpr size_t kMaxListItems = 200;  // any repeated field
 inline constexpr size_t kMaxRequestId = 128;
+inline constexpr size_t kMaxUrl = 2048;  // tracker_url, source_url, links
+inline constexpr size_t kMaxPageToken = 1024;
 inline constexpr int kMaxPageSize = 100;
 
 // A new or replacing postmortem. `path` prefixes field names in messages
@@ -40,9 +42,20 @@ absl::Status ValidateDelete(const v1::DeletePostmortemRequest& request);
 // True when `text` is valid UTF-8 and holds no NUL byte.
 bool IsCleanUtf8(absl::string_view text);
 
+// True for the canonical 8-4-4-4-12 hex form that ids are written in.
+bool IsUuid(absl::string_view text);
+
+// True for a real calendar date written "YYYY-MM-DD".
+bool IsCalendarDate(absl::string_view text);
+
+// True when `owner` names more than one person or team ("alice, bob",
+// "alice and bob", "@a @b"); "payments-oncall" or "SRE team" is one owner.
+bool NamesSeveralOwners(absl::string_view owner);
+
 // For a serialized message that failed to parse: the path of the first string
-// field holding invalid UTF-8 (e.g. "postmortem.action_items[2].owner"), or ""
-// when the bytes are malformed for another reason.
+// field holding invalid UTF-8 or a NUL byte (e.g.
+// "postmortem.action_items[2].owner"), or "" when the bytes are malformed for
+// another reason.
 std::string FindInvalidUtf8Field(const google::protobuf::Descriptor& type,
                                  absl::string_view serialized);
 

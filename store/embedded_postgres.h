@@ -32,7 +32,13 @@ struct EmbeddedPostgresOptions {
 class EmbeddedPostgres {
  public:
   // initdb on first use, then starts postgres and waits until it accepts
-  // connections. Not thread-safe; one instance per directory.
+  // connections. Not thread-safe; one instance per directory. A postgres
+  // left running on the directory by a killed process is stopped first.
+  // The server gets SIGINT if the thread that called Start()/Restart() exits
+  // (PR_SET_PDEATHSIG), so call them from a thread that outlives the server,
+  // such as main. FAILED_PRECONDITION when no server binaries are found or
+  // the server user cannot reach root_dir; UNAVAILABLE (with the end of
+  // <root_dir>/postgres.log) when postgres does not come up within 30 s.
   static absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> Start(
       const EmbeddedPostgresOptions& options);
 
@@ -41,7 +47,8 @@ class EmbeddedPostgres {
 
   // Fast shutdown; waits until the server has exited. Idempotent.
   virtual absl::Status Stop() = 0;
-  // Starts the server again after Stop() (used to test reconnects).
+  // Starts the server again after Stop() (used to test reconnects); when it
+  // is running, stops it first.
   virtual absl::Status Restart() = 0;
 
   // libpq connection string for `database`, e.g. "host=/x/run port=5432

@@ -1,0 +1,560 @@
+#include "cli/commands.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "cli/command_line.h"
+#include "cli/format.h"
+#include "cli/render.h"
+#include "deja/v1/postmortem_service.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/client_context.h"
+
+namespace deja::cli {
+namespace {
+
+constexpr int kMaxPageSize = 100;
+constexpr int kDefaultListLimit = 20;
+// Paths are cut from the front: the file name is what tells rows apart.
+constexpr size_t kFileWidth = 40;
+
+std::string CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return absl::StrCat("CODE_", static_cast<int>(code));
+  }
+}
+
+// The text a program gets for "-".
+constexpr absl::string_view kStdinName = "-";
+
+// `text` flattened to one line, so every failure is exactly one line.
+std::string FirstLine(absl::string_view text) {
+  std::string line(absl::StripTrailingAsciiWhitespace(text));
+  return OneLine(line.substr(0, line.find('\n')));
+}
+
+absl::StatusOr<std::string> ReadInput(const std::string& path,
+                                      std::istream& in) {
+  std::ostringstream content;
+  if (path == kStdinName) {
+    content << in.rdbuf();
+    return content.str();
+  }
+  // An ifstream opens a directory and then reads nothing: say what it is.
+  std::error_code unused;
+  if (std::filesystem::is_directory(path, unused)) {
+    return absl::InvalidArgumentError("is a directory");
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return absl::NotFoundError(std::strerror(errno));
+  content << file.rdbuf();
+  if (file.bad()) return absl::DataLossError(std::strerror(errno));
+  return content.str();
+}
+
+// Unknown fields are errors: a misspelt field name would otherwise vanish
+// silently from the stored postmortem.
+absl::StatusOr<v1::Postmortem> ParsePostmortem(const std::string& json) {
+  if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(json), "[")) {
+    return absl::InvalidArgumentError(
+        "a JSON array: give one postmortem per file (several FILEs are fine)");
+  }
+  v1::Postmortem postmortem;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status =
+      google::protobuf::util::JsonStringToMessage(json, &postmortem, options);
+  if (!status.ok()) {
+    const auto message = status.message();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid postmortem JSON: ",
+        FirstLine(absl::string_view(message.data(), message.size()))));
+  }
+  return postmortem;
+}
+
+// "abc" unchanged, "a b" as 'a b', for a command line a user can paste.
+std::string ShellQuote(absl::string_view word) {
+  const bool plain = !word.empty() &&
+                     word.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789_-.:=/+@,%") == absl::string_view::npos;
+  if (plain) return std::string(word);
+  std::string quoted = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "'";
+}
+
+absl::StatusOr<int64_t> ParseVersion(const std::string& text) {
+  int64_t version = 0;
+  if (!absl::SimpleAtoi(text, &version) || version <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid --version '", text, "' (expected a positive number)"));
+  }
+  return version;
+}
+
+// One run of one command: the parsed command line, the connection and the
+// streams.
+class Session {
+ public:
+  Session(CommandLine line, const Environment& env)
+      : line_(std::move(line)), env_(env) {}
+
+  int Run() {
+    const std::string& command = line_.command;
+    if (command == "submit") return Submit();
+    if (command == "get") return Get();
+    if (command == "list") return List();
+    if (command == "update") return Update();
+    if (command == "update-action") return UpdateAction();
+    if (command == "delete") return Delete();
+    return UsageFailure(absl::StrCat("unknown command '", command, "'"));
+  }
+
+ private:
+  std::ostream& out() { return *env_.out; }
+  std::ostream& err() { return *env_.err; }
+
+  v1::PostmortemService::Stub& stub() {
+    if (stub_ == nullptr) {
+      channel_ = env_.connect(line_.server);
+      stub_ = v1::PostmortemService::NewStub(channel_);
+    }
+    return *stub_;
+  }
+
+  std::unique_ptr<grpc::ClientContext> NewContext() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(absl::ToChronoTime(absl::Now() + line_.timeout));
+    return context;
+  }
+
+  int UsageFailure(absl::string_view what) {
+    err() << "deja: " << what << " (see 'deja " << line_.command
+          << " --help')\n";
+    return kExitUsage;
+  }
+
+  int FileFailure(absl::string_view path, absl::string_view problem) {
+    err() << "deja: " << (path == kStdinName ? "stdin" : path) << ": "
+          << problem << "\n";
+    return kExitFailure;
+  }
+
+  // "deja: CODE: message", followed by " (in FILE)" when `about` names the
+  // file the server objected to. The message comes first so that every
+  // server error reads "deja: CODE: field: problem".
+  int RpcFailure(const grpc::Status& status, absl::string_view about = "") {
+    std::string message = FirstLine(status.error_message());
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !Connected()) {
+      message = absl::StrCat("cannot reach dejad at ", line_.server, " (",
+                             message, ")");
+    } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      message = absl::StrCat("no answer from dejad at ", line_.server,
+                             " within ", absl::FormatDuration(line_.timeout),
+                             " (", message, "; see --timeout)");
+    } else if (!about.empty()) {
+      absl::StrAppend(&message, " (in ", about == kStdinName ? "stdin" : about,
+                      ")");
+    }
+    err() << "deja: " << CodeName(status.error_code()) << ": " << message
+          << "\n";
+    return kExitFailure;
+  }
+
+  // Whether the failure came from dejad itself (e.g. its database is
+  // unavailable) rather than from not reaching it.
+  bool Connected() {
+    return channel_ != nullptr &&
+           channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+  }
+
+  void PrintJson(const google::protobuf::Message& message) {
+    out() << ToJson(message) << "\n";
+  }
+
+  int Submit() {
+    if (line_.Has("request-id") && line_.args.size() > 1) {
+      return UsageFailure("--request-id needs exactly one FILE");
+    }
+    Table table({"ID", "VERSION", "FILE", "TITLE"});
+    int exit_code = kExitOk;
+    for (const std::string& path : line_.args) {
+      auto text = ReadInput(path, *env_.in);
+      if (!text.ok()) {
+        exit_code = FileFailure(path, text.status().message());
+        continue;
+      }
+      auto postmortem = ParsePostmortem(*text);
+      if (!postmortem.ok()) {
+        exit_code = FileFailure(path, postmortem.status().message());
+        continue;
+      }
+      v1::SubmitPostmortemRequest request;
+      request.set_request_id(line_.Has("request-id")
+                                 ? line_.Get("request-id")
+                                 : DefaultRequestId(*postmortem));
+      *request.mutable_postmortem() = *std::move(postmortem);
+      v1::SubmitPostmortemResponse response;
+      const grpc::Status status =
+          stub().SubmitPostmortem(NewContext().get(), request, &response);
+      if (!status.ok()) {
+        exit_code = RpcFailure(status, path);
+        // The next files would only wait for the same dead server.
+        if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+            status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+          break;
+        }
+        continue;
+      }
+      if (line_.json) {
+        PrintJson(response);
+        continue;
+      }
+      const v1::Postmortem& stored = response.postmortem();
+      table.AddRow(
+          {stored.id(), absl::StrCat(stored.version()),
+           TruncateLeftToWidth(path, kFileWidth),
+           absl::StrCat(TruncateToWidth(OneLine(stored.title()), kTitleWidth),
+                        response.replayed() ? " (already submitted)" : "")});
+    }
+    if (!line_.json && table.row_count() > 0) out() << table.Render();
+    return exit_code;
+  }
+
+  int Get() {
+    v1::GetPostmortemRequest request;
+    request.set_id(line_.args[0]);
+    v1::Postmortem postmortem;
+    const grpc::Status status =
+        stub().GetPostmortem(NewContext().get(), request, &postmortem);
+    if (!status.ok()) return RpcFailure(status);
+    if (line_.json) {
+      PrintJson(postmortem);
+    } else {
+      out() << RenderPostmortem(postmortem, env_.now);
+    }
+    return kExitOk;
+  }
+
+  // The filters of `deja list` as a request, and the same filters as
+  // command-line words for the "more:" hint.
+  absl::Status BuildListRequest(v1::ListPostmortemsRequest& request,
+                                std::vector<std::string>& words) {
+    for (absl::string_view name : {"team", "service", "tag"}) {
+      if (!line_.Has(name)) continue;
+      const std::string value = line_.Get(name);
+      if (name == "team") request.set_team(value);
+      if (name == "service") request.set_service(value);
+      if (name == "tag") request.set_tag(value);
+      words.push_back(absl::StrCat("--", name, " ", ShellQuote(value)));
+    }
+    if (line_.Has("severity")) {
+      auto severity = ParseSeverity(line_.Get("severity"));
+      if (!severity.ok()) return severity.status();
+      request.set_severity(*severity);
+      words.push_back(absl::StrCat("--severity ", SeverityName(*severity)));
+    }
+    for (absl::string_view name : {"since", "until"}) {
+      if (!line_.Has(name)) continue;
+      auto time = ParseDateArgument(
+          line_.Get(name), name == "since" ? DayEdge::kStart : DayEdge::kEnd);
+      if (!time.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, ": ", time.status().message()));
+      }
+      *(name == "since" ? request.mutable_started_after()
+                        : request.mutable_started_before()) =
+          ToTimestamp(*time);
+      words.push_back(
+          absl::StrCat("--", name, " ", ShellQuote(line_.Get(name))));
+    }
+    if (line_.Has("limit")) {
+      if (line_.Has("all")) {
+        return absl::InvalidArgumentError(
+            "--limit and --all exclude each other");
+      }
+      int limit = 0;
+      if (!absl::SimpleAtoi(line_.Get("limit"), &limit) || limit <= 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid --limit '", line_.Get("limit"),
+                         "' (expected a positive number)"));
+      }
+      words.push_back(absl::StrCat("--limit ", limit));
+    }
+    request.set_page_token(line_.Get("page-token"));
+    return absl::OkStatus();
+  }
+
+  int List() {
+    v1::ListPostmortemsRequest request;
+    std::vector<std::string> words;
+    if (absl::Status status = BuildListRequest(request, words); !status.ok()) {
+      return UsageFailure(status.message());
+    }
+    const bool all = line_.Has("all");
+    int remaining = kDefaultListLimit;
+    if (line_.Has("limit")) absl::SimpleAtoi(line_.Get("limit"), &remaining);
+
+    // Pages are asked for exactly as large as what is still wanted, so the
+    // last next_page_token continues right after the last row shown.
+    v1::ListPostmortemsResponse all_pages;
+    while (true) {
+      request.set_page_size(all ? kMaxPageSize
+                                : std::min(remaining, kMaxPageSize));
+      v1::ListPostmortemsResponse page;
+      const grpc::Status status =
+          stub().ListPostmortems(NewContext().get(), request, &page);
+      if (!status.ok()) return RpcFailure(status);
+      remaining -= page.postmortems_size();
+      for (v1::Postmortem& pm : *page.mutable_postmortems()) {
+        *all_pages.add_postmortems() = std::move(pm);
+      }
+      all_pages.set_next_page_token(page.next_page_token());
+      if (page.next_page_token().empty() || page.postmortems().empty() ||
+          (!all && remaining <= 0)) {
+        break;
+      }
+      request.set_page_token(page.next_page_token());
+    }
+
+    if (line_.json) {
+      PrintJson(all_pages);
+      return kExitOk;
+    }
+    if (all_pages.postmortems().empty()) {
+      out() << "no postmortems found\n";
+    } else {
+      const std::vector<v1::Postmortem> rows(all_pages.postmortems().begin(),
+                                             all_pages.postmortems().end());
+      out() << PostmortemListTable(rows).Render();
+    }
+    if (!all_pages.next_page_token().empty()) {
+      words.push_back(absl::StrCat("--page-token ",
+                                   ShellQuote(all_pages.next_page_token())));
+      out() << "more: deja list " << absl::StrJoin(words, " ") << "\n";
+    }
+    return kExitOk;
+  }
+
+  int Update() {
+    const std::string& path = line_.args[0];
+    auto text = ReadInput(path, *env_.in);
+    if (!text.ok()) return FileFailure(path, text.status().message());
+    auto postmortem = ParsePostmortem(*text);
+    if (!postmortem.ok()) {
+      return FileFailure(path, postmortem.status().message());
+    }
+    if (postmortem->id().empty()) {
+      return FileFailure(path,
+                         "no \"id\": update replaces the postmortem it names "
+                         "(start from 'deja get ID --json')");
+    }
+    v1::UpdatePostmortemRequest request;
+    if (line_.Has("version")) {
+      auto version = ParseVersion(line_.Get("version"));
+      if (!version.ok()) {
+        return UsageFailure(version.status().message());
+      }
+      request.set_expected_version(*version);
+    } else if (postmortem->version() > 0) {
+      request.set_expected_version(postmortem->version());
+    } else {
+      return UsageFailure("--version N needed: the file has no \"version\"");
+    }
+    *request.mutable_postmortem() = *std::move(postmortem);
+    v1::Postmortem stored;
+    const grpc::Status status =
+        stub().UpdatePostmortem(NewContext().get(), request, &stored);
+    // The only file: naming it again would add nothing.
+    if (!status.ok()) return RpcFailure(status);
+    if (line_.json) {
+      PrintJson(stored);
+      return kExitOk;
+    }
+    Table table({"ID", "VERSION", "FILE", "TITLE"});
+    table.SetMaxWidth(3, kTitleWidth);
+    table.AddRow({stored.id(), absl::StrCat(stored.version()),
+                  TruncateLeftToWidth(path, kFileWidth), stored.title()});
+    out() << table.Render();
+    return kExitOk;
+  }
+
+  int UpdateAction() {
+    v1::UpdateActionItemRequest request;
+    request.set_postmortem_id(line_.args[0]);
+    if (line_.Has("status")) {
+      auto status = ParseActionStatus(line_.Get("status"));
+      if (!status.ok()) {
+        return UsageFailure(status.status().message());
+      }
+      request.set_status(*status);
+    }
+    if (line_.Has("owner")) request.set_owner(line_.Get("owner"));
+    if (line_.Has("due")) {
+      const std::string due = line_.Get("due");
+      if (!due.empty() && !IsCalendarDate(due)) {
+        return UsageFailure(
+            absl::StrCat("invalid --due '", due,
+                         "' (expected YYYY-MM-DD, or \"\" to clear)"));
+      }
+      request.set_due_date(due);
+    }
+    if (!request.has_status() && !request.has_owner() &&
+        !request.has_due_date()) {
+      return UsageFailure("nothing to change: give --status, --owner or --due");
+    }
+    auto item_id = ResolveActionItemId(line_.args[0], line_.args[1]);
+    if (!item_id.ok()) return kExitFailure;  // already reported
+    request.set_action_item_id(*item_id);
+
+    v1::ActionItem item;
+    const grpc::Status status =
+        stub().UpdateActionItem(NewContext().get(), request, &item);
+    if (!status.ok()) return RpcFailure(status);
+    if (line_.json) {
+      PrintJson(item);
+    } else {
+      out() << ActionItemTable({&item}, env_.now).Render();
+    }
+    return kExitOk;
+  }
+
+  // `deja get` shows ids cut to a prefix, so a unique prefix names an item.
+  // Reports its own failures.
+  absl::StatusOr<std::string> ResolveActionItemId(const std::string& id,
+                                                  const std::string& wanted) {
+    v1::GetPostmortemRequest request;
+    request.set_id(id);
+    v1::Postmortem postmortem;
+    const grpc::Status status =
+        stub().GetPostmortem(NewContext().get(), request, &postmortem);
+    if (!status.ok()) {
+      RpcFailure(status);
+      return absl::UnknownError("reported");
+    }
+    std::vector<std::string> matches;
+    for (const v1::ActionItem& item : postmortem.action_items()) {
+      if (item.id() == wanted) return item.id();
+      if (absl::StartsWith(item.id(), wanted)) matches.push_back(item.id());
+    }
+    if (matches.size() == 1) return matches.front();
+    std::vector<std::string> known;
+    for (const v1::ActionItem& item : postmortem.action_items()) {
+      known.push_back(item.id().substr(0, kShortIdLength));
+    }
+    if (matches.empty()) {
+      err() << "deja: NOT_FOUND: " << id << " has no action item '" << wanted
+            << "' (its items: "
+            << (known.empty() ? "none" : absl::StrJoin(known, ", ")) << ")\n";
+    } else {
+      err() << "deja: action item '" << wanted << "' is ambiguous in " << id
+            << ": " << absl::StrJoin(matches, ", ") << "\n";
+    }
+    return absl::UnknownError("reported");
+  }
+
+  int Delete() {
+    v1::DeletePostmortemRequest request;
+    request.set_id(line_.args[0]);
+    if (line_.Has("version")) {
+      auto version = ParseVersion(line_.Get("version"));
+      if (!version.ok()) {
+        return UsageFailure(version.status().message());
+      }
+      request.set_expected_version(*version);
+    }
+    v1::DeletePostmortemResponse response;
+    const grpc::Status status =
+        stub().DeletePostmortem(NewContext().get(), request, &response);
+    if (!status.ok()) return RpcFailure(status);
+    if (line_.json) {
+      PrintJson(response);
+    } else {
+      out() << "deleted " << request.id() << "\n";
+    }
+    return kExitOk;
+  }
+
+  const CommandLine line_;
+  const Environment& env_;
+  std::shared_ptr<grpc::ChannelInterface> channel_;
+  std::unique_ptr<v1::PostmortemService::Stub> stub_;
+};
+
+}  // namespace
+
+int RunDeja(const std::vector<std::string>& argv, const Environment& env) {
+  // A bare `deja` is someone finding out what it does.
+  if (argv.empty()) {
+    *env.err << Usage("");
+    return kExitUsage;
+  }
+  auto line = ParseCommandLine(argv, env.default_server);
+  if (!line.ok()) {
+    *env.err << "deja: " << line.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (line->help) {
+    *env.out << Usage(line->command);
+    return kExitOk;
+  }
+  return Session(*std::move(line), env).Run();
+}
+
+}  // namespace deja::cli

@@ -1,0 +1,319 @@
+// dejad: the Deja server and the only composition root. Reads flags, starts
+// (or connects to) PostgreSQL, applies migrations, serves gRPC until SIGINT
+// or SIGTERM, then drains calls and stops everything it started.
+//
+// Contract with scripts and tests: log lines go to stderr; exactly one line
+// goes to stdout, "dejad listening on <host>:<port>", once the server takes
+// calls. Exit code 0 after a clean stop, 1 when startup fails.
+
+#include <fcntl.h>
+#include <google/protobuf/stubs/logging.h>
+#include <grpc/support/log.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/event_log.h"
+#include "deja/v1/postmortem_service.grpc.pb.h"
+#include "services/postmortem_service.h"
+#include "store/embedded_postgres.h"
+#include "store/migrations.h"
+#include "store/pg_store.h"
+
+namespace {
+
+int DefaultThreads() {
+  // Calls mostly wait on PostgreSQL, not the CPU, so even a small machine
+  // wants enough threads that a burst of clients is queued, not refused.
+  return std::max(16,
+                  4 * static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "host:port to serve gRPC on; port 0 picks a free port (the "
+          "listening line on stdout names it)");
+ABSL_FLAG(std::string, data_dir, "./deja-data",
+          "directory for dejad's own state: the embedded PostgreSQL cluster "
+          "lives in <data_dir>/pg");
+ABSL_FLAG(std::string, database_url, "",
+          "libpq URL or connection string of an existing PostgreSQL database; "
+          "empty runs an embedded cluster under --data_dir");
+ABSL_FLAG(int, threads, DefaultThreads(),
+          "gRPC worker threads and PostgreSQL connections; calls beyond this "
+          "many at once get RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, max_message_bytes, 4 << 20,
+          "largest request or response message, in bytes");
+
+namespace deja {
+namespace {
+
+constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+
+// absl flags spell names with '_'; the documented spelling uses '-'
+// (--data-dir). Both are accepted.
+std::vector<char*> NormalizeFlagNames(int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  for (int i = 1; i < argc; ++i) {
+    char* arg = argv[i];
+    if (std::strcmp(arg, "--") == 0) break;
+    if (std::strncmp(arg, "--", 2) != 0) continue;
+    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
+      if (*c == '-') *c = '_';
+    }
+  }
+  return args;
+}
+
+// Protobuf reports each invalid UTF-8 string it meets while parsing; dejad
+// answers those requests with INVALID_ARGUMENT, so the line is noise a client
+// could flood the log with. Everything else goes to the event log.
+void ProtobufLogToEventLog(google::protobuf::LogLevel level,
+                           const char* /*filename*/, int /*line*/,
+                           const std::string& message) {
+  if (level < google::protobuf::LOGLEVEL_WARNING) return;
+  if (absl::StrContains(message, "invalid UTF-8")) return;
+  LogEvent(absl::StrCat("protobuf: ", message));
+}
+
+// gRPC's own errors (e.g. why a port could not be bound) in the same
+// one-line format as everything else.
+void GrpcLogToEventLog(gpr_log_func_args* args) {
+  LogEvent(absl::StrCat("grpc: ", args->message));
+}
+
+// Holds <data_dir>/dejad.lock for the life of the process, so that a second
+// dejad on the same directory stops before it touches the first one's
+// PostgreSQL cluster. The kernel drops the lock when the process dies, so a
+// crash never leaves a stale lock behind.
+absl::StatusOr<int> LockDataDir(const std::filesystem::path& data_dir) {
+  std::error_code error;
+  if (!std::filesystem::exists(data_dir, error)) {
+    // Only the directory itself, private like the cluster inside it;
+    // EmbeddedPostgres makes it traversable for the server user.
+    std::filesystem::create_directories(data_dir.parent_path(), error);
+    if (error || (mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot create ", data_dir.string(), ": ",
+                       error ? error.message() : std::strerror(errno)));
+    }
+  }
+  const std::filesystem::path lock_path = data_dir / "dejad.lock";
+  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot open ", lock_path.string(), ": ", std::strerror(errno)));
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    (void)!read(fd, pid, sizeof pid - 1);
+    close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat(data_dir.string(), " is in use by another dejad (pid ",
+                     absl::StripAsciiWhitespace(pid), ")"));
+  }
+  const std::string pid = absl::StrCat(getpid(), "\n");
+  // The pid only feeds the message above; the lock is what matters.
+  if (ftruncate(fd, 0) == 0) (void)!write(fd, pid.data(), pid.size());
+  return fd;
+}
+
+int64_t MillisSince(absl::Time start) {
+  return absl::ToInt64Milliseconds(absl::Now() - start);
+}
+
+// "127.0.0.1:0" with port 43121 -> "127.0.0.1:43121".
+std::string WithPort(const std::string& listen, int port) {
+  const size_t colon = listen.rfind(':');
+  return absl::StrCat(
+      colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
+}
+
+int Fail(absl::string_view what) {
+  LogEvent(absl::StrCat("startup failed: ", what));
+  return 1;
+}
+
+int Run(int argc, char** argv) {
+  SetLogProgramName("dejad");
+  absl::SetProgramUsageMessage(
+      "Deja server: serves deja.v1 over gRPC, storing postmortems in "
+      "PostgreSQL.\nUsage: dejad [--listen=host:port] [--data-dir=DIR] "
+      "[--database-url=URL] [--threads=N]\nFlag names may be written with "
+      "'-' or '_'.");
+  absl::FlagsUsageConfig usage_config;
+  usage_config.version_string = [] {
+    return std::string("dejad " DEJA_VERSION "\n");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  std::vector<char*> args = NormalizeFlagNames(argc, argv);
+  const std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (positional.size() > 1) {
+    return Fail(absl::StrCat("unexpected argument '", positional[1],
+                             "' (see dejad --help)"));
+  }
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string database_url = absl::GetFlag(FLAGS_database_url);
+  const int threads = absl::GetFlag(FLAGS_threads);
+  const int max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (threads < 2) return Fail("--threads must be at least 2");
+  if (max_message_bytes < 1024) {
+    return Fail("--max-message-bytes must be at least 1024");
+  }
+  google::protobuf::SetLogHandler(&ProtobufLogToEventLog);
+  gpr_set_log_function(&GrpcLogToEventLog);
+
+  // Blocked before any thread exists, so every thread inherits the mask and
+  // the signals wait for sigwait() below instead of killing the process in
+  // the middle of a call or of PostgreSQL's startup.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::unique_ptr<EmbeddedPostgres> embedded;
+  std::string connection_string = database_url;
+  if (database_url.empty()) {
+    std::error_code error;
+    const std::filesystem::path data_dir =
+        std::filesystem::absolute(absl::GetFlag(FLAGS_data_dir), error);
+    // EmbeddedPostgres creates the directory itself: it knows which parents
+    // the unprivileged server user must be able to traverse.
+    if (error) {
+      return Fail(absl::StrCat("bad --data-dir ", absl::GetFlag(FLAGS_data_dir),
+                               ": ", error.message()));
+    }
+    absl::StatusOr<int> lock = LockDataDir(data_dir);
+    if (!lock.ok()) return Fail(lock.status().message());
+    LogEvent(absl::StrCat("starting embedded PostgreSQL in ",
+                          (data_dir / "pg").string()));
+    const absl::Time start = absl::Now();
+    EmbeddedPostgresOptions options;
+    options.root_dir = data_dir.string();
+    absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> started =
+        EmbeddedPostgres::Start(options);
+    if (!started.ok()) {
+      return Fail(absl::StrCat("embedded PostgreSQL did not start: ",
+                               started.status().ToString()));
+    }
+    embedded = *std::move(started);
+    connection_string = embedded->ConnectionString();
+    LogEvent(absl::StrCat("embedded PostgreSQL started in ", MillisSince(start),
+                          " ms"));
+  } else {
+    // The URL may hold a password: never log it.
+    LogEvent("using the PostgreSQL database of --database-url");
+  }
+
+  const absl::Time migrate_start = absl::Now();
+  absl::StatusOr<int> applied = ApplyMigrations(connection_string);
+  if (!applied.ok()) {
+    return Fail(
+        absl::StrCat("migrations failed: ", applied.status().ToString()));
+  }
+  LogEvent(absl::StrCat("migrations applied: ", *applied, " (",
+                        MillisSince(migrate_start), " ms)"));
+
+  PgStoreOptions store_options;
+  store_options.connection_string = connection_string;
+  store_options.pool_size = threads;
+  absl::StatusOr<std::unique_ptr<PostmortemStore>> store =
+      OpenPgStore(store_options);
+  if (!store.ok()) {
+    return Fail(
+        absl::StrCat("cannot open the store: ", store.status().ToString()));
+  }
+  auto service = std::make_unique<PostmortemService>(**store);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ResourceQuota quota("dejad");
+  quota.SetMaxThreads(threads);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  // gRPC sets SO_REUSEPORT by default: a second dejad on the same port
+  // would start "fine" and take half the calls. Fail instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetResourceQuota(quota);
+  // One completion queue keeps the thread budget in one place; idle threads
+  // stay (MAX_POLLERS) so a burst does not pay for thread creation.
+  builder.SetSyncServerOption(grpc::ServerBuilder::NUM_CQS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::MIN_POLLERS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::MAX_POLLERS, threads);
+  builder.SetMaxReceiveMessageSize(max_message_bytes);
+  builder.SetMaxSendMessageSize(max_message_bytes);
+  builder.RegisterService(service.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return Fail(absl::StrCat("cannot listen on ", listen,
+                             " (address in use or not valid)"));
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(v1::PostmortemService::service_full_name(), true);
+
+  const std::string address = WithPort(listen, port);
+  LogEvent(absl::StrCat("serving on ", address, " with ", threads, " threads"));
+  std::cout << "dejad listening on " << address << std::endl;
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogEvent(absl::StrCat("received ",
+                        signal_number == SIGINT ? "SIGINT" : "SIGTERM",
+                        ", shutting down"));
+  // Health first, so load balancers stop sending calls while ours finish.
+  health->Shutdown();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
+  server.reset();
+  service.reset();
+  store->reset();
+  int exit_code = 0;
+  if (embedded != nullptr) {
+    if (absl::Status stopped = embedded->Stop(); !stopped.ok()) {
+      LogEvent(absl::StrCat("embedded PostgreSQL did not stop cleanly: ",
+                            stopped.ToString()));
+      exit_code = 1;
+    }
+  }
+  LogEvent("stopped");
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace deja
+
+int main(int argc, char** argv) { return deja::Run(argc, argv); }

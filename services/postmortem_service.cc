@@ -1,0 +1,126 @@
+#include "services/postmortem_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "core/status_macros.h"
+#include "core/validation.h"
+#include "deja/v1/postmortem_service.grpc.pb.h"
+
+namespace deja {
+namespace {
+
+// C++ generic services are off, so the descriptor comes from the file that
+// declares the request types.
+const google::protobuf::ServiceDescriptor& Descriptor() {
+  return *v1::SubmitPostmortemRequest::descriptor()->file()->FindServiceByName(
+      "PostmortemService");
+}
+
+}  // namespace
+
+PostmortemService::PostmortemService(PostmortemStore& store,
+                                     absl::Duration max_call_time)
+    : ProtoService(Descriptor()), store_(store), max_call_time_(max_call_time) {
+  // Generic lambdas convert to each method's typed UnaryHandler.
+  AddUnary<v1::SubmitPostmortemRequest, v1::SubmitPostmortemResponse>(
+      "SubmitPostmortem", [this](auto& c, const auto& req, auto& resp) {
+        return Submit(c, req, resp);
+      });
+  AddUnary<v1::GetPostmortemRequest, v1::Postmortem>(
+      "GetPostmortem", [this](auto& c, const auto& req, auto& resp) {
+        return Get(c, req, resp);
+      });
+  AddUnary<v1::ListPostmortemsRequest, v1::ListPostmortemsResponse>(
+      "ListPostmortems", [this](auto& c, const auto& req, auto& resp) {
+        return List(c, req, resp);
+      });
+  AddUnary<v1::UpdatePostmortemRequest, v1::Postmortem>(
+      "UpdatePostmortem", [this](auto& c, const auto& req, auto& resp) {
+        return Update(c, req, resp);
+      });
+  AddUnary<v1::UpdateActionItemRequest, v1::ActionItem>(
+      "UpdateActionItem", [this](auto& c, const auto& req, auto& resp) {
+        return UpdateActionItem(c, req, resp);
+      });
+  AddUnary<v1::DeletePostmortemRequest, v1::DeletePostmortemResponse>(
+      "DeletePostmortem", [this](auto& c, const auto& req, auto& resp) {
+        return Delete(c, req, resp);
+      });
+}
+
+absl::Time PostmortemService::StoreDeadline(
+    const grpc::ServerContext& context) const {
+  const absl::Time cap = absl::Now() + max_call_time_;
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  // gRPC reports "no deadline" as time_point::max(), which FromChrono would
+  // overflow.
+  if (deadline == std::chrono::system_clock::time_point::max()) return cap;
+  return std::min(absl::FromChrono(deadline), cap);
+}
+
+absl::Status PostmortemService::Submit(
+    grpc::ServerContext& context, const v1::SubmitPostmortemRequest& request,
+    v1::SubmitPostmortemResponse& response) {
+  DEJA_RETURN_IF_ERROR(ValidateSubmit(request));
+  DEJA_ASSIGN_OR_RETURN(
+      SubmitResult result,
+      store_.Submit(request.postmortem(), request.request_id(),
+                    StoreDeadline(context)));
+  *response.mutable_postmortem() = std::move(result.postmortem);
+  response.set_replayed(result.replayed);
+  return absl::OkStatus();
+}
+
+absl::Status PostmortemService::Get(grpc::ServerContext& context,
+                                    const v1::GetPostmortemRequest& request,
+                                    v1::Postmortem& response) {
+  DEJA_RETURN_IF_ERROR(ValidateGet(request));
+  DEJA_ASSIGN_OR_RETURN(response,
+                        store_.Get(request.id(), StoreDeadline(context)));
+  return absl::OkStatus();
+}
+
+absl::Status PostmortemService::List(grpc::ServerContext& context,
+                                     const v1::ListPostmortemsRequest& request,
+                                     v1::ListPostmortemsResponse& response) {
+  DEJA_RETURN_IF_ERROR(ValidateList(request));
+  DEJA_ASSIGN_OR_RETURN(ListResult result,
+                        store_.List(request, StoreDeadline(context)));
+  for (v1::Postmortem& postmortem : result.postmortems) {
+    *response.add_postmortems() = std::move(postmortem);
+  }
+  response.set_next_page_token(std::move(result.next_page_token));
+  return absl::OkStatus();
+}
+
+absl::Status PostmortemService::Update(
+    grpc::ServerContext& context, const v1::UpdatePostmortemRequest& request,
+    v1::Postmortem& response) {
+  DEJA_RETURN_IF_ERROR(ValidateUpdate(request));
+  DEJA_ASSIGN_OR_RETURN(
+      response, store_.Update(request.postmortem(), request.expected_version(),
+                              StoreDeadline(context)));
+  return absl::OkStatus();
+}
+
+absl::Status PostmortemService::UpdateActionItem(
+    grpc::ServerContext& context, const v1::UpdateActionItemRequest& request,
+    v1::ActionItem& response) {
+  DEJA_RETURN_IF_ERROR(ValidateUpdateActionItem(request));
+  DEJA_ASSIGN_OR_RETURN(
+      response, store_.UpdateActionItem(request, StoreDeadline(context)));
+  return absl::OkStatus();
+}
+
+absl::Status PostmortemService::Delete(
+    grpc::ServerContext& context, const v1::DeletePostmortemRequest& request,
+    v1::DeletePostmortemResponse& /*response*/) {
+  DEJA_RETURN_IF_ERROR(ValidateDelete(request));
+  return store_.Delete(request.id(), request.expected_version(),
+                       StoreDeadline(context));
+}
+
+}  // namespace deja

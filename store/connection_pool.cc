@@ -1,0 +1,72 @@
+#include "store/connection_pool.h"
+
+#include <exception>
+#include <pqxx/except>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace deja {
+
+ConnectionPool::Lease::~Lease() {
+  if (connection_ != nullptr) pool_->Release(std::move(connection_), broken_);
+}
+
+ConnectionPool::ConnectionPool(std::string connection_string, int size)
+    : connection_string_(std::move(connection_string)),
+      size_(size < 1 ? 1 : size) {}
+
+bool ConnectionPool::WaitForSlot(std::unique_lock<std::mutex>& lock,
+                                 absl::Time deadline) {
+  auto has_slot = [this] { return !idle_.empty() || open_ < size_; };
+  if (deadline == absl::InfiniteFuture()) {
+    slot_freed_.wait(lock, has_slot);
+    return true;
+  }
+  return slot_freed_.wait_until(lock, absl::ToChronoTime(deadline), has_slot);
+}
+
+absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
+    absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    if (!WaitForSlot(lock, deadline)) {
+      return absl::DeadlineExceededError(
+          "deadline passed while waiting for a database connection");
+    }
+    if (idle_.empty()) break;
+    std::unique_ptr<pqxx::connection> connection = std::move(idle_.back());
+    idle_.pop_back();
+    if (connection->is_open()) return Lease(this, std::move(connection));
+    --open_;  // libpq already knows this one is dead; open a new one instead
+  }
+  ++open_;  // reserve the slot, then connect without holding the lock
+  lock.unlock();
+  try {
+    return Lease(this, std::make_unique<pqxx::connection>(connection_string_));
+  } catch (const std::exception& e) {
+    Release(nullptr, /*broken=*/true);
+    return absl::UnavailableError(
+        absl::StrCat("database unavailable: ", e.what()));
+  }
+}
+
+void ConnectionPool::Release(std::unique_ptr<pqxx::connection> connection,
+                             bool broken) {
+  std::vector<std::unique_ptr<pqxx::connection>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (broken || connection == nullptr || !connection->is_open()) {
+      --open_;
+      dropped.swap(idle_);
+      open_ -= static_cast<int>(dropped.size());
+      dropped.push_back(std::move(connection));
+    } else {
+      idle_.push_back(std::move(connection));
+    }
+  }
+  slot_freed_.notify_all();
+  // `dropped` closes its connections here, outside the lock.
+}
+
+}  // namespace deja

@@ -1,0 +1,556 @@
+#include "store/pg_store.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <map>
+#include <optional>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "store/connection_pool.h"
+#include "store/pg_errors.h"
+#include "store/postmortem_rows.h"
+
+namespace deja {
+namespace {
+
+using google::protobuf::Timestamp;
+
+constexpr int kDefaultPageSize = 20;
+
+// ---- Small domain helpers ----
+
+// Ids are UUIDs; anything else cannot name a postmortem, and must not reach a
+// ::uuid cast (that would be INVALID_ARGUMENT, not NOT_FOUND).
+bool IsUuid(absl::string_view text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : !absl::ascii_isxdigit(text[i])) return false;
+  }
+  return true;
+}
+
+absl::Status PostmortemNotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat("postmortem ", id, " not found"));
+}
+
+absl::Status StaleVersion(absl::string_view id, int64_t current,
+                          int64_t expected) {
+  return absl::AbortedError(absl::StrCat("postmortem ", id, " is at version ",
+                                         current, ", not ", expected,
+                                         " (read it again)"));
+}
+
+// libpqxx 6.4 as packaged here lacks std::optional parameters; a null
+// `const char*` is SQL NULL.
+const char* NullOr(const std::optional<std::string>& value) {
+  return value.has_value() ? value->c_str() : nullptr;
+}
+
+// ---- Page tokens: opaque to clients, "<started_at micros>:<id>" inside ----
+
+struct PagePosition {
+  int64_t started_at_micros = 0;
+  std::string id;
+};
+
+std::string EncodePageToken(const PagePosition& position) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat(position.started_at_micros, ":", position.id));
+}
+
+absl::StatusOr<PagePosition> DecodePageToken(absl::string_view token) {
+  const absl::Status malformed =
+      absl::InvalidArgumentError("page_token: malformed");
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) return malformed;
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits(':', 1));
+  PagePosition position;
+  if (parts.size() != 2 ||
+      !absl::SimpleAtoi(parts[0], &position.started_at_micros) ||
+      !IsUuid(parts[1])) {
+    return malformed;
+  }
+  position.id = std::move(parts[1]);
+  return position;
+}
+
+// ---- Transaction bodies: one per store method; they throw pqxx exceptions
+// and return statuses for domain errors (the caller then rolls back). ----
+
+struct LockedPostmortem {
+  int64_t version = 0;
+  v1::Postmortem postmortem;
+};
+
+absl::StatusOr<LockedPostmortem> LockLivePostmortem(pqxx::work& txn,
+                                                    const std::string& id) {
+  const pqxx::result rows = txn.exec_params(
+      "SELECT version, document::text FROM postmortems "
+      "WHERE id = $1::uuid AND deleted_at IS NULL FOR UPDATE",
+      id);
+  if (rows.empty()) return PostmortemNotFound(id);
+  LockedPostmortem locked;
+  locked.version = rows[0][0].as<int64_t>();
+  DEJA_ASSIGN_OR_RETURN(locked.postmortem,
+                        PostmortemFromDocument(rows[0][1].as<std::string>()));
+  return locked;
+}
+
+// Writes `postmortem` (id, version and times already set) with its detail
+// rows, action item history and an outbox entry.
+absl::Status WritePostmortem(
+    pqxx::work& txn, const v1::Postmortem& postmortem,
+    const std::map<std::string, std::vector<v1::ActionItemChange>>& changes) {
+  DEJA_ASSIGN_OR_RETURN(const std::string document, DocumentJson(postmortem));
+  WritePostmortemRow(txn, postmortem, document);
+  RewriteDetailRows(txn, postmortem.id());
+  SyncActionItemRows(txn, postmortem.id());
+  for (const auto& [item_id, item_changes] : changes) {
+    InsertActionItemChanges(txn, item_id, item_changes);
+  }
+  InsertOutboxRow(txn, postmortem.id(), postmortem.version(), "upsert");
+  return absl::OkStatus();
+}
+
+// Makes concurrent submits of one request_id take turns until commit, so the
+// second sees the first's submit_requests row instead of creating a second
+// postmortem. The two-key form keeps these locks apart from single-key ones
+// (migrations). Unrelated ids that collide only wait for each other.
+void SerializeRequestId(pqxx::work& txn, const std::string& request_id) {
+  txn.exec_params(
+      "SELECT pg_advisory_xact_lock(hashtext('deja.submit_request'), "
+      "hashtext($1))",
+      request_id);
+}
+
+// The first result of `request_id`, if there is one: replayed when the content
+// is the same, FAILED_PRECONDITION when it differs.
+absl::StatusOr<std::optional<SubmitResult>> FindEarlierSubmit(
+    pqxx::work& txn, const std::string& request_id,
+    const std::string& fingerprint) {
+  const pqxx::result rows = txn.exec_params(
+      "SELECT s.content_sha256 = sha256(convert_to($2, 'UTF8')), "
+      "       s.postmortem_id::text, p.document::text, "
+      "       p.deleted_at IS NOT NULL "
+      "FROM submit_requests s JOIN postmortems p ON p.id = s.postmortem_id "
+      "WHERE s.request_id = $1",
+      request_id, fingerprint);
+  if (rows.empty()) return std::nullopt;
+  if (!rows[0][0].as<bool>()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("request_id ", request_id,
+                     " was already used for different content (postmortem ",
+                     rows[0][1].as<std::string>(), ")"));
+  }
+  // A retry must never bring a retracted postmortem back, nor replay it.
+  if (rows[0][3].as<bool>()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request_id ", request_id, " created postmortem ",
+        rows[0][1].as<std::string>(),
+        ", which has since been deleted; submit with another request_id"));
+  }
+  SubmitResult result;
+  DEJA_ASSIGN_OR_RETURN(result.postmortem,
+                        PostmortemFromDocument(rows[0][2].as<std::string>()));
+  result.replayed = true;
+  return result;
+}
+
+absl::StatusOr<SubmitResult> SubmitIn(pqxx::work& txn,
+                                      const v1::Postmortem& content,
+                                      const std::string& request_id) {
+  v1::Postmortem postmortem = NormalizeForStorage(content);
+  for (v1::ActionItem& item : *postmortem.mutable_action_items()) {
+    item.clear_id();  // output only on submit
+  }
+  DEJA_ASSIGN_OR_RETURN(const std::string fingerprint,
+                        DocumentJson(postmortem));
+  if (!request_id.empty()) {
+    SerializeRequestId(txn, request_id);
+    DEJA_ASSIGN_OR_RETURN(std::optional<SubmitResult> earlier,
+                          FindEarlierSubmit(txn, request_id, fingerprint));
+    if (earlier.has_value()) return *std::move(earlier);
+  }
+  const std::vector<std::string> ids =
+      NewIds(txn, 1 + postmortem.action_items_size());
+  const Timestamp now = TransactionNow(txn);
+  postmortem.set_id(ids[0]);
+  postmortem.set_version(1);
+  *postmortem.mutable_created_at() = now;
+  *postmortem.mutable_updated_at() = now;
+  for (int i = 0; i < postmortem.action_items_size(); ++i) {
+    StartActionItem(ids[1 + i], now, *postmortem.mutable_action_items(i));
+  }
+  DEJA_RETURN_IF_ERROR(WritePostmortem(txn, postmortem, {}));
+  if (!request_id.empty()) {
+    txn.exec_params(
+        "INSERT INTO submit_requests "
+        "(request_id, content_sha256, postmortem_id) "
+        "VALUES ($1, sha256(convert_to($2, 'UTF8')), $3::uuid)",
+        request_id, fingerprint, postmortem.id());
+  }
+  return SubmitResult{std::move(postmortem), false};
+}
+
+absl::StatusOr<v1::Postmortem> GetIn(pqxx::work& txn, const std::string& id) {
+  const pqxx::result rows = txn.exec_params(
+      "SELECT document::text FROM postmortems "
+      "WHERE id = $1::uuid AND deleted_at IS NULL",
+      id);
+  if (rows.empty()) return PostmortemNotFound(id);
+  return PostmortemFromDocument(rows[0][0].as<std::string>());
+}
+
+// Absent filters are NULL, so one statement serves every combination; libpq's
+// unnamed statements are planned with the actual values.
+constexpr char kListPostmortems[] = R"sql(
+SELECT p.document::text, (extract(epoch FROM p.started_at) * 1000000)::int8,
+       p.id::text
+FROM postmortems p
+WHERE p.deleted_at IS NULL
+  AND ($1::text IS NULL OR p.team = $1)
+  AND ($2::text IS NULL OR EXISTS (
+        SELECT 1 FROM postmortem_services s
+        WHERE s.postmortem_id = p.id AND lower(s.service) = lower($2)))
+  AND ($3::smallint IS NULL OR p.severity = $3)
+  AND ($4::text IS NULL OR EXISTS (
+        SELECT 1 FROM postmortem_tags t
+        WHERE t.postmortem_id = p.id AND t.tag = $4))
+  AND ($5::timestamptz IS NULL OR p.started_at >= $5)
+  AND ($6::timestamptz IS NULL OR p.started_at < $6)
+  AND ($7::timestamptz IS NULL OR (p.started_at, p.id) < ($7, $8::uuid))
+ORDER BY p.started_at DESC, p.id DESC
+LIMIT $9::int
+)sql";
+
+std::optional<std::string> NonEmpty(absl::string_view text) {
+  if (text.empty()) return std::nullopt;
+  return std::string(text);
+}
+
+absl::StatusOr<ListResult> ListIn(pqxx::work& txn,
+                                  const v1::ListPostmortemsRequest& request,
+                                  const std::optional<PagePosition>& after,
+                                  int page_size) {
+  const std::optional<std::string> team = NonEmpty(request.team());
+  const std::optional<std::string> service =
+      NonEmpty(absl::StripAsciiWhitespace(request.service()));
+  // Tags are stored lowercased (NormalizeForStorage).
+  const std::optional<std::string> tag = NonEmpty(
+      absl::AsciiStrToLower(absl::StripAsciiWhitespace(request.tag())));
+  std::optional<std::string> severity;
+  if (request.severity() != v1::SEVERITY_UNSPECIFIED) {
+    severity = std::to_string(static_cast<int>(request.severity()));
+  }
+  std::optional<std::string> started_after, started_before, after_time,
+      after_id;
+  if (request.has_started_after()) {
+    started_after = SqlTimestamp(request.started_after());
+  }
+  if (request.has_started_before()) {
+    started_before = SqlTimestamp(request.started_before());
+  }
+  if (after.has_value()) {
+    after_time = SqlTimestamp(TimestampFromMicros(after->started_at_micros));
+    after_id = after->id;
+  }
+  const pqxx::result rows = txn.exec_params(
+      kListPostmortems, NullOr(team), NullOr(service), NullOr(severity),
+      NullOr(tag), NullOr(started_after), NullOr(started_before),
+      NullOr(after_time), NullOr(after_id), page_size + 1);
+  ListResult result;
+  for (const pqxx::row& row : rows) {
+    if (static_cast<int>(result.postmortems.size()) == page_size) {
+      const pqxx::row& last = rows[page_size - 1];
+      result.next_page_token =
+          EncodePageToken({last[1].as<int64_t>(), last[2].as<std::string>()});
+      break;
+    }
+    DEJA_ASSIGN_OR_RETURN(v1::Postmortem postmortem,
+                          PostmortemFromDocument(row[0].as<std::string>()));
+    result.postmortems.push_back(std::move(postmortem));
+  }
+  return result;
+}
+
+// Gives replacement action items their ids: an existing id keeps the item
+// (and its history), no id makes a new item, any other id is an error.
+absl::Status MatchActionItems(
+    pqxx::work& txn, const v1::Postmortem& current, const Timestamp& now,
+    v1::Postmortem& replacement,
+    std::map<std::string, std::vector<v1::ActionItemChange>>& changes) {
+  std::map<std::string, const v1::ActionItem*> existing;
+  for (const v1::ActionItem& item : current.action_items()) {
+    existing[item.id()] = &item;
+  }
+  std::set<std::string> matched;
+  int new_items = 0;
+  for (int i = 0; i < replacement.action_items_size(); ++i) {
+    const std::string& id = replacement.action_items(i).id();
+    if (id.empty()) {
+      ++new_items;
+    } else if (existing.count(id) == 0 || !matched.insert(id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("postmortem.action_items[", i, "].id: no action item ",
+                       id, " in this postmortem"));
+    }
+  }
+  const std::vector<std::string> ids = NewIds(txn, new_items);
+  auto next_id = ids.begin();
+  for (v1::ActionItem& item : *replacement.mutable_action_items()) {
+    if (item.id().empty()) {
+      StartActionItem(*next_id++, now, item);
+      continue;
+    }
+    std::vector<v1::ActionItemChange> item_changes =
+        CarryActionItemForward(*existing[item.id()], now, item);
+    if (!item_changes.empty()) changes[item.id()] = std::move(item_changes);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Postmortem> UpdateIn(pqxx::work& txn,
+                                        const v1::Postmortem& content,
+                                        int64_t expected_version) {
+  const std::string& id = content.id();
+  DEJA_ASSIGN_OR_RETURN(LockedPostmortem locked, LockLivePostmortem(txn, id));
+  if (locked.version != expected_version) {
+    return StaleVersion(id, locked.version, expected_version);
+  }
+  const Timestamp now = TransactionNow(txn);
+  v1::Postmortem postmortem = NormalizeForStorage(content);
+  std::map<std::string, std::vector<v1::ActionItemChange>> changes;
+  DEJA_RETURN_IF_ERROR(
+      MatchActionItems(txn, locked.postmortem, now, postmortem, changes));
+  // The stored spelling: the request may name the id in upper case.
+  postmortem.set_id(locked.postmortem.id());
+  postmortem.set_version(locked.version + 1);
+  *postmortem.mutable_created_at() = locked.postmortem.created_at();
+  *postmortem.mutable_updated_at() = now;
+  DEJA_RETURN_IF_ERROR(WritePostmortem(txn, postmortem, changes));
+  return postmortem;
+}
+
+absl::StatusOr<v1::ActionItem> UpdateActionItemIn(
+    pqxx::work& txn, const v1::UpdateActionItemRequest& request) {
+  const std::string& id = request.postmortem_id();
+  DEJA_ASSIGN_OR_RETURN(LockedPostmortem locked, LockLivePostmortem(txn, id));
+  v1::Postmortem& postmortem = locked.postmortem;
+  auto items = postmortem.mutable_action_items();
+  auto item = std::find_if(items->begin(), items->end(), [&](const auto& a) {
+    return a.id() == request.action_item_id();
+  });
+  if (item == items->end()) {
+    return absl::NotFoundError(absl::StrCat("action item ",
+                                            request.action_item_id(),
+                                            " not found in postmortem ", id));
+  }
+  v1::ActionItem updated = *item;
+  if (request.has_status()) updated.set_status(request.status());
+  if (request.has_owner()) updated.set_owner(request.owner());
+  if (request.has_due_date()) updated.set_due_date(request.due_date());
+  const Timestamp now = TransactionNow(txn);
+  std::vector<v1::ActionItemChange> changes =
+      CarryActionItemForward(*item, now, updated);
+  if (changes.empty()) return *item;  // nothing to record, version stays
+  *item = updated;
+  postmortem.set_version(locked.version + 1);
+  *postmortem.mutable_updated_at() = now;
+  DEJA_RETURN_IF_ERROR(
+      WritePostmortem(txn, postmortem, {{updated.id(), std::move(changes)}}));
+  return updated;
+}
+
+absl::Status DeleteIn(pqxx::work& txn, const std::string& id,
+                      int64_t expected_version) {
+  const pqxx::result rows = txn.exec_params(
+      "SELECT version FROM postmortems "
+      "WHERE id = $1::uuid AND deleted_at IS NULL FOR UPDATE",
+      id);
+  if (rows.empty()) return PostmortemNotFound(id);
+  const int64_t version = rows[0][0].as<int64_t>();
+  if (expected_version != 0 && expected_version != version) {
+    return StaleVersion(id, version, expected_version);
+  }
+  txn.exec_params(
+      "UPDATE postmortems SET deleted_at = now(), updated_at = now(), "
+      "version = $2::bigint WHERE id = $1::uuid",
+      id, version + 1);
+  InsertOutboxRow(txn, id, version + 1, "delete");
+  return absl::OkStatus();
+}
+
+// ---- Transaction plumbing ----
+
+// The time left becomes the transaction's statement_timeout, so a slow
+// statement or lock wait ends (57014, DEADLINE_EXCEEDED) when the caller
+// stops waiting.
+absl::Status LimitStatementTime(pqxx::work& txn, absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return absl::OkStatus();
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError("deadline passed before the query");
+  }
+  const int64_t ms = std::clamp<int64_t>(
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 1,
+      std::numeric_limits<int32_t>::max());
+  txn.exec_params("SELECT set_config('statement_timeout', $1, true)",
+                  std::to_string(ms));
+  return absl::OkStatus();
+}
+
+class PgStore : public PostmortemStore {
+ public:
+  explicit PgStore(const PgStoreOptions& options)
+      : pool_(options.connection_string, options.pool_size) {}
+
+  absl::StatusOr<SubmitResult> Submit(const v1::Postmortem& postmortem,
+                                      absl::string_view request_id,
+                                      absl::Time deadline) override {
+    const std::string key(request_id);
+    return InTransaction("submit postmortem", deadline, [&](pqxx::work& txn) {
+      return SubmitIn(txn, postmortem, key);
+    });
+  }
+
+  absl::StatusOr<v1::Postmortem> Get(absl::string_view id,
+                                     absl::Time deadline) override {
+    const std::string key(id);
+    if (!IsUuid(key)) return PostmortemNotFound(key);
+    return InTransaction("get postmortem", deadline,
+                         [&](pqxx::work& txn) { return GetIn(txn, key); });
+  }
+
+  absl::StatusOr<ListResult> List(const v1::ListPostmortemsRequest& request,
+                                  absl::Time deadline) override {
+    std::optional<PagePosition> after;
+    if (!request.page_token().empty()) {
+      DEJA_ASSIGN_OR_RETURN(after, DecodePageToken(request.page_token()));
+    }
+    const int page_size = request.page_size() <= 0
+                              ? kDefaultPageSize
+                              : std::min(request.page_size(), 100);
+    return InTransaction("list postmortems", deadline, [&](pqxx::work& txn) {
+      return ListIn(txn, request, after, page_size);
+    });
+  }
+
+  absl::StatusOr<v1::Postmortem> Update(const v1::Postmortem& postmortem,
+                                        int64_t expected_version,
+                                        absl::Time deadline) override {
+    if (!IsUuid(postmortem.id())) return PostmortemNotFound(postmortem.id());
+    return InTransaction("update postmortem", deadline, [&](pqxx::work& txn) {
+      return UpdateIn(txn, postmortem, expected_version);
+    });
+  }
+
+  absl::StatusOr<v1::ActionItem> UpdateActionItem(
+      const v1::UpdateActionItemRequest& request,
+      absl::Time deadline) override {
+    if (!IsUuid(request.postmortem_id())) {
+      return PostmortemNotFound(request.postmortem_id());
+    }
+    return InTransaction("update action item", deadline, [&](pqxx::work& txn) {
+      return UpdateActionItemIn(txn, request);
+    });
+  }
+
+  absl::Status Delete(absl::string_view id, int64_t expected_version,
+                      absl::Time deadline) override {
+    const std::string key(id);
+    if (!IsUuid(key)) return PostmortemNotFound(key);
+    return InTransaction("delete postmortem", deadline, [&](pqxx::work& txn) {
+      return DeleteIn(txn, key, expected_version);
+    });
+  }
+
+ private:
+  // Runs `body` in one transaction and commits when it returns OK. A body
+  // returning an error, or throwing, rolls everything back. A connection that
+  // broke before the commit is replaced and the transaction tried once more:
+  // after a database restart every pooled connection is dead, and nothing of
+  // this attempt was committed.
+  template <typename Body>
+  auto InTransaction(absl::string_view what, absl::Time deadline, Body body)
+      -> decltype(body(std::declval<pqxx::work&>())) {
+    using Result = decltype(body(std::declval<pqxx::work&>()));
+    Result result =
+        absl::UnavailableError(absl::StrCat(what, ": database unavailable"));
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat(what, ": deadline exceeded"));
+      }
+      absl::StatusOr<ConnectionPool::Lease> lease = pool_.Acquire(deadline);
+      if (!lease.ok()) return lease.status();
+      bool retry = false;
+      result = Attempt(what, deadline, *lease, body, retry);
+      if (!retry) return result;
+    }
+    return result;
+  }
+
+  // One try of InTransaction; sets `retry` when the connection broke before
+  // anything could have been committed.
+  template <typename Body, typename Result = decltype(std::declval<Body&>()(
+                               std::declval<pqxx::work&>()))>
+  Result Attempt(absl::string_view what, absl::Time deadline,
+                 ConnectionPool::Lease& lease, Body& body, bool& retry) {
+    bool committing = false;
+    try {
+      pqxx::work txn(lease.connection());
+      if (absl::Status s = LimitStatementTime(txn, deadline); !s.ok()) {
+        return s;
+      }
+      Result result = body(txn);
+      if (!result.ok()) return result;  // ~work rolls back
+      committing = true;
+      txn.commit();
+      return result;
+    } catch (const std::exception& e) {
+      absl::Status status = StatusFromPqxx(e, what);
+      if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
+          !lease.connection().is_open() ||
+          status.code() == absl::StatusCode::kUnavailable) {
+        lease.MarkBroken();
+        retry = !committing;
+      }
+      return status;
+    } catch (...) {
+      lease.MarkBroken();
+      return absl::InternalError(absl::StrCat(what, ": unknown exception"));
+    }
+  }
+
+  ConnectionPool pool_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PostmortemStore>> OpenPgStore(
+    const PgStoreOptions& options) {
+  if (options.connection_string.empty()) {
+    return absl::InvalidArgumentError("connection_string: required");
+  }
+  if (options.pool_size < 1) {
+    return absl::InvalidArgumentError("pool_size: must be at least 1");
+  }
+  return std::unique_ptr<PostmortemStore>(new PgStore(options));
+}
+
+}  // namespace deja

@@ -1,0 +1,357 @@
+#include "store/postmortem_rows.h"
+
+#include <optional>
+#include <pqxx/pqxx>
+#include <unordered_set>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace deja {
+namespace {
+
+using google::protobuf::RepeatedPtrField;
+using google::protobuf::Timestamp;
+
+// Trimmed, without empties, the first of each case-insensitive spelling.
+void KeepDistinctTrimmed(bool lowercase,
+                         RepeatedPtrField<std::string>& values) {
+  std::unordered_set<std::string> seen;
+  RepeatedPtrField<std::string> kept;
+  for (const std::string& value : values) {
+    std::string trimmed(absl::StripAsciiWhitespace(value));
+    if (trimmed.empty()) continue;
+    std::string key = absl::AsciiStrToLower(trimmed);
+    if (!seen.insert(key).second) continue;
+    *kept.Add() = lowercase ? std::move(key) : std::move(trimmed);
+  }
+  values.Swap(&kept);
+}
+
+// libpqxx 6.4 as packaged here lacks std::optional parameters; a null
+// `const char*` is how it sends SQL NULL.
+const char* NullOr(const std::optional<std::string>& value) {
+  return value.has_value() ? value->c_str() : nullptr;
+}
+
+std::optional<std::string> TimestampParam(bool present,
+                                          const Timestamp& timestamp) {
+  if (!present) return std::nullopt;
+  return SqlTimestamp(timestamp);
+}
+
+constexpr char kUpsertPostmortem[] = R"sql(
+INSERT INTO postmortems (
+  id, team, title, summary, severity, status, started_at, detected_at,
+  mitigated_at, resolved_at, impact_description, users_affected,
+  impact_seconds, detection_source, resolution, external_id, source_url,
+  version, created_at, updated_at, document)
+VALUES ($1::uuid, $2, $3, $4, $5::smallint, $6, $7::timestamptz,
+  $8::timestamptz, $9::timestamptz, $10::timestamptz, $11, $12::bigint,
+  $13::bigint, $14, $15, $16, $17, $18::bigint, $19::timestamptz,
+  $20::timestamptz, $21::jsonb)
+ON CONFLICT (id) DO UPDATE SET
+  team = EXCLUDED.team, title = EXCLUDED.title, summary = EXCLUDED.summary,
+  severity = EXCLUDED.severity, status = EXCLUDED.status,
+  started_at = EXCLUDED.started_at, detected_at = EXCLUDED.detected_at,
+  mitigated_at = EXCLUDED.mitigated_at, resolved_at = EXCLUDED.resolved_at,
+  impact_description = EXCLUDED.impact_description,
+  users_affected = EXCLUDED.users_affected,
+  impact_seconds = EXCLUDED.impact_seconds,
+  detection_source = EXCLUDED.detection_source,
+  resolution = EXCLUDED.resolution, external_id = EXCLUDED.external_id,
+  source_url = EXCLUDED.source_url, version = EXCLUDED.version,
+  updated_at = EXCLUDED.updated_at, document = EXCLUDED.document
+)sql";
+
+// Data-modifying CTEs all run, so one round trip clears every detail table.
+constexpr char kDeleteDetailRows[] = R"sql(
+WITH s AS (DELETE FROM postmortem_services WHERE postmortem_id = $1::uuid),
+     t AS (DELETE FROM postmortem_tags WHERE postmortem_id = $1::uuid),
+     e AS (DELETE FROM timeline_events WHERE postmortem_id = $1::uuid),
+     w AS (DELETE FROM whys WHERE postmortem_id = $1::uuid),
+     r AS (DELETE FROM root_causes WHERE postmortem_id = $1::uuid),
+     f AS (DELETE FROM contributing_factors WHERE postmortem_id = $1::uuid),
+     d AS (DELETE FROM declared_recurrences WHERE postmortem_id = $1::uuid)
+SELECT 1
+)sql";
+
+// Reads the document written earlier in this transaction.
+constexpr char kInsertDetailRows[] = R"sql(
+WITH doc AS (SELECT id, document FROM postmortems WHERE id = $1::uuid),
+s AS (
+  INSERT INTO postmortem_services (postmortem_id, service)
+  SELECT doc.id, v FROM doc, jsonb_array_elements_text(doc.document->'services') v
+  ON CONFLICT DO NOTHING),
+t AS (
+  INSERT INTO postmortem_tags (postmortem_id, tag)
+  SELECT doc.id, v FROM doc, jsonb_array_elements_text(doc.document->'tags') v
+  ON CONFLICT DO NOTHING),
+e AS (
+  INSERT INTO timeline_events (postmortem_id, position, at, description)
+  SELECT doc.id, x.ord, (x.v->>'at')::timestamptz,
+         coalesce(x.v->>'description', '')
+  FROM doc, jsonb_array_elements(doc.document->'timeline')
+            WITH ORDINALITY AS x(v, ord)),
+w AS (
+  INSERT INTO whys (postmortem_id, position, question, answer)
+  SELECT doc.id, x.ord, coalesce(x.v->>'question', ''),
+         coalesce(x.v->>'answer', '')
+  FROM doc, jsonb_array_elements(doc.document->'whys')
+            WITH ORDINALITY AS x(v, ord)),
+r AS (
+  INSERT INTO root_causes (postmortem_id, position, category, description)
+  SELECT doc.id, x.ord, coalesce(x.v->>'category', 'CATEGORY_UNSPECIFIED'),
+         coalesce(x.v->>'description', '')
+  FROM doc, jsonb_array_elements(doc.document->'root_causes')
+            WITH ORDINALITY AS x(v, ord)),
+f AS (
+  INSERT INTO contributing_factors (postmortem_id, position, description)
+  SELECT doc.id, x.ord, x.v
+  FROM doc, jsonb_array_elements_text(doc.document->'contributing_factors')
+            WITH ORDINALITY AS x(v, ord)),
+d AS (
+  INSERT INTO declared_recurrences (postmortem_id, earlier_id)
+  SELECT doc.id, v::uuid
+  FROM doc, jsonb_array_elements_text(doc.document->'recurrence_of') v
+  WHERE v ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  ON CONFLICT DO NOTHING)
+SELECT 1
+)sql";
+
+constexpr char kDeleteRemovedActionItems[] = R"sql(
+DELETE FROM action_item_records r USING postmortems p
+WHERE p.id = $1::uuid AND r.postmortem_id = p.id
+  AND NOT EXISTS (
+    SELECT 1 FROM jsonb_array_elements(p.document->'action_items') a
+    WHERE a->>'id' = r.id::text)
+)sql";
+
+// Positions are unique per postmortem but checked at commit, so reordering
+// items in place is fine.
+constexpr char kUpsertActionItems[] = R"sql(
+INSERT INTO action_item_records AS r (
+  id, postmortem_id, position, description, owner, due_date, status, kind,
+  tracker_url, completed_at)
+SELECT (x.v->>'id')::uuid, p.id, x.ord, coalesce(x.v->>'description', ''),
+       coalesce(x.v->>'owner', ''), NULLIF(x.v->>'due_date', '')::date,
+       coalesce(x.v->>'status', 'OPEN'),
+       coalesce(x.v->>'kind', 'KIND_UNSPECIFIED'),
+       coalesce(x.v->>'tracker_url', ''), (x.v->>'completed_at')::timestamptz
+FROM postmortems p, jsonb_array_elements(p.document->'action_items')
+                    WITH ORDINALITY AS x(v, ord)
+WHERE p.id = $1::uuid
+ON CONFLICT (id) DO UPDATE SET
+  position = EXCLUDED.position, description = EXCLUDED.description,
+  owner = EXCLUDED.owner, due_date = EXCLUDED.due_date,
+  status = EXCLUDED.status, kind = EXCLUDED.kind,
+  tracker_url = EXCLUDED.tracker_url, completed_at = EXCLUDED.completed_at,
+  updated_at = now()
+WHERE (r.position, r.description, r.owner, r.due_date, r.status, r.kind,
+       r.tracker_url, r.completed_at)
+  IS DISTINCT FROM
+      (EXCLUDED.position, EXCLUDED.description, EXCLUDED.owner,
+       EXCLUDED.due_date, EXCLUDED.status, EXCLUDED.kind,
+       EXCLUDED.tracker_url, EXCLUDED.completed_at)
+)sql";
+
+v1::ActionItemChange Change(const Timestamp& now, absl::string_view field,
+                            std::string old_value, std::string new_value) {
+  v1::ActionItemChange change;
+  *change.mutable_at() = now;
+  change.set_field(std::string(field));
+  change.set_old_value(std::move(old_value));
+  change.set_new_value(std::move(new_value));
+  return change;
+}
+
+}  // namespace
+
+v1::Postmortem NormalizeForStorage(const v1::Postmortem& postmortem) {
+  v1::Postmortem stored = postmortem;
+  stored.clear_id();
+  stored.clear_version();
+  stored.clear_created_at();
+  stored.clear_updated_at();
+  KeepDistinctTrimmed(/*lowercase=*/false, *stored.mutable_services());
+  KeepDistinctTrimmed(/*lowercase=*/true, *stored.mutable_tags());
+  if (stored.status() == v1::Postmortem::STATUS_UNSPECIFIED) {
+    stored.set_status(v1::Postmortem::PUBLISHED);
+  }
+  for (v1::ActionItem& item : *stored.mutable_action_items()) {
+    item.clear_completed_at();
+    item.clear_history();
+    if (item.status() == v1::ActionItem::STATUS_UNSPECIFIED) {
+      item.set_status(v1::ActionItem::OPEN);
+    }
+  }
+  return stored;
+}
+
+absl::StatusOr<std::string> DocumentJson(const v1::Postmortem& postmortem) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const auto status =
+      google::protobuf::util::MessageToJsonString(postmortem, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("postmortem to JSON: ", status.ToString()));
+  }
+  return json;
+}
+
+absl::StatusOr<v1::Postmortem> PostmortemFromDocument(absl::string_view json) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // documents written by newer servers
+  v1::Postmortem postmortem;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &postmortem,
+      options);
+  if (!status.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("stored postmortem document: ", status.ToString()));
+  }
+  return postmortem;
+}
+
+Timestamp TimestampFromMicros(int64_t micros) {
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros);
+}
+
+std::string SqlTimestamp(const Timestamp& timestamp) {
+  const absl::Time time = absl::FromUnixSeconds(timestamp.seconds()) +
+                          absl::Nanoseconds(timestamp.nanos());
+  return absl::FormatTime(absl::RFC3339_full, time, absl::UTCTimeZone());
+}
+
+bool IsClosed(v1::ActionItem::Status status) {
+  return status == v1::ActionItem::DONE || status == v1::ActionItem::WONT_DO;
+}
+
+void StartActionItem(const std::string& id, const Timestamp& now,
+                     v1::ActionItem& item) {
+  item.set_id(id);
+  item.clear_history();
+  item.clear_completed_at();
+  if (IsClosed(item.status())) *item.mutable_completed_at() = now;
+}
+
+std::vector<v1::ActionItemChange> CarryActionItemForward(
+    const v1::ActionItem& previous, const Timestamp& now,
+    v1::ActionItem& replacement) {
+  std::vector<v1::ActionItemChange> changes;
+  if (previous.status() != replacement.status()) {
+    changes.push_back(
+        Change(now, "status", v1::ActionItem::Status_Name(previous.status()),
+               v1::ActionItem::Status_Name(replacement.status())));
+  }
+  if (previous.owner() != replacement.owner()) {
+    changes.push_back(
+        Change(now, "owner", previous.owner(), replacement.owner()));
+  }
+  if (previous.due_date() != replacement.due_date()) {
+    changes.push_back(
+        Change(now, "due_date", previous.due_date(), replacement.due_date()));
+  }
+  *replacement.mutable_history() = previous.history();
+  for (const v1::ActionItemChange& change : changes) {
+    *replacement.add_history() = change;
+  }
+  // Closing keeps the first completion time; reopening forgets it.
+  replacement.clear_completed_at();
+  if (IsClosed(replacement.status())) {
+    *replacement.mutable_completed_at() =
+        IsClosed(previous.status()) && previous.has_completed_at()
+            ? previous.completed_at()
+            : now;
+  }
+  return changes;
+}
+
+void WritePostmortemRow(pqxx::transaction_base& txn, const v1::Postmortem& pm,
+                        const std::string& document) {
+  const std::optional<std::string> started_at =
+      TimestampParam(pm.has_started_at(), pm.started_at());
+  const std::optional<std::string> detected_at =
+      TimestampParam(pm.has_detected_at(), pm.detected_at());
+  const std::optional<std::string> mitigated_at =
+      TimestampParam(pm.has_mitigated_at(), pm.mitigated_at());
+  const std::optional<std::string> resolved_at =
+      TimestampParam(pm.has_resolved_at(), pm.resolved_at());
+  const std::optional<std::string> created_at =
+      TimestampParam(pm.has_created_at(), pm.created_at());
+  const std::optional<std::string> updated_at =
+      TimestampParam(pm.has_updated_at(), pm.updated_at());
+  std::optional<std::string> impact_seconds;
+  if (pm.impact().has_duration()) {
+    impact_seconds = std::to_string(pm.impact().duration().seconds());
+  }
+  txn.exec_params(
+      kUpsertPostmortem, pm.id(), pm.team(), pm.title(), pm.summary(),
+      static_cast<int>(pm.severity()), v1::Postmortem::Status_Name(pm.status()),
+      NullOr(started_at), NullOr(detected_at), NullOr(mitigated_at),
+      NullOr(resolved_at), pm.impact().description(),
+      pm.impact().users_affected(), NullOr(impact_seconds),
+      v1::Detection::Source_Name(pm.detection().source()), pm.resolution(),
+      pm.external_id(), pm.source_url(), pm.version(), NullOr(created_at),
+      NullOr(updated_at), document);
+}
+
+void RewriteDetailRows(pqxx::transaction_base& txn,
+                       const std::string& postmortem_id) {
+  txn.exec_params(kDeleteDetailRows, postmortem_id);
+  txn.exec_params(kInsertDetailRows, postmortem_id);
+}
+
+void SyncActionItemRows(pqxx::transaction_base& txn,
+                        const std::string& postmortem_id) {
+  txn.exec_params(kDeleteRemovedActionItems, postmortem_id);
+  txn.exec_params(kUpsertActionItems, postmortem_id);
+}
+
+void InsertActionItemChanges(pqxx::transaction_base& txn,
+                             const std::string& action_item_id,
+                             const std::vector<v1::ActionItemChange>& changes) {
+  for (const v1::ActionItemChange& change : changes) {
+    const std::optional<std::string> at = TimestampParam(true, change.at());
+    txn.exec_params(
+        "INSERT INTO action_item_history "
+        "(action_item_id, at, field, old_value, new_value) "
+        "VALUES ($1::uuid, $2::timestamptz, $3, $4, $5)",
+        action_item_id, NullOr(at), change.field(), change.old_value(),
+        change.new_value());
+  }
+}
+
+void InsertOutboxRow(pqxx::transaction_base& txn,
+                     const std::string& postmortem_id, int64_t version,
+                     absl::string_view operation) {
+  txn.exec_params(
+      "INSERT INTO index_outbox (postmortem_id, version, operation) "
+      "VALUES ($1::uuid, $2::bigint, $3)",
+      postmortem_id, version, std::string(operation));
+}
+
+Timestamp TransactionNow(pqxx::transaction_base& txn) {
+  const pqxx::row row =
+      txn.exec1("SELECT (extract(epoch FROM now()) * 1000000)::int8");
+  return TimestampFromMicros(row[0].as<int64_t>());
+}
+
+std::vector<std::string> NewIds(pqxx::transaction_base& txn, int count) {
+  std::vector<std::string> ids;
+  if (count <= 0) return ids;
+  const pqxx::result rows = txn.exec_params(
+      "SELECT gen_random_uuid()::text FROM generate_series(1, $1::int)", count);
+  ids.reserve(rows.size());
+  for (const pqxx::row& row : rows) ids.push_back(row[0].as<std::string>());
+  return ids;
+}
+
+}  // namespace deja

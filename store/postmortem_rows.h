@@ -1,0 +1,93 @@
+#ifndef DEJA_STORE_POSTMORTEM_ROWS_H_
+#define DEJA_STORE_POSTMORTEM_ROWS_H_
+
+// How a Postmortem maps to rows, private to store/. The document column (proto3
+// JSON) is the read model; the normalised tables are derived from it inside
+// the same transaction, so both always agree. Functions that take a
+// transaction throw libpqxx exceptions; the caller maps them.
+
+#include <cstdint>
+#include <pqxx/transaction_base>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "deja/v1/postmortem.pb.h"
+#include "deja/v1/postmortem_service.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+
+namespace deja {
+
+// ---- Pure mapping (no I/O) ----
+
+// The stored form of client content: services and tags trimmed and
+// de-duplicated case-insensitively (tags lowercased, services keep the first
+// spelling), status PUBLISHED and action item status OPEN when unspecified,
+// output-only fields cleared (action item ids are kept for Update to match).
+v1::Postmortem NormalizeForStorage(const v1::Postmortem& postmortem);
+
+// Proto3 JSON with proto field names and every field printed, so SQL can read
+// the document without knowing proto3's defaults. Deterministic for equal
+// messages, which makes it the content fingerprint of idempotent submits.
+absl::StatusOr<std::string> DocumentJson(const v1::Postmortem& postmortem);
+absl::StatusOr<v1::Postmortem> PostmortemFromDocument(absl::string_view json);
+
+google::protobuf::Timestamp TimestampFromMicros(int64_t micros);
+// RFC 3339 text that PostgreSQL reads as timestamptz without loss of
+// microseconds.
+std::string SqlTimestamp(const google::protobuf::Timestamp& timestamp);
+
+// True for statuses that close an action item (DONE, WONT_DO).
+bool IsClosed(v1::ActionItem::Status status);
+
+// Gives a brand-new action item its id and, when it starts closed, its
+// completion time.
+void StartActionItem(const std::string& id,
+                     const google::protobuf::Timestamp& now,
+                     v1::ActionItem& item);
+
+// Carries `previous`'s history and completion time into `replacement` (same
+// id), appending one change per differing status, owner or due date, stamped
+// `now`. Returns the appended changes (empty when nothing changed).
+std::vector<v1::ActionItemChange> CarryActionItemForward(
+    const v1::ActionItem& previous, const google::protobuf::Timestamp& now,
+    v1::ActionItem& replacement);
+
+// ---- Rows (throw pqxx exceptions) ----
+
+// Inserts or replaces the postmortems row (all columns but created_at on
+// replace) from `postmortem`, which carries id, version and times.
+void WritePostmortemRow(pqxx::transaction_base& txn,
+                        const v1::Postmortem& postmortem,
+                        const std::string& document);
+
+// Rebuilds services, tags, timeline, whys, root causes, contributing factors
+// and declared recurrences from the stored document.
+void RewriteDetailRows(pqxx::transaction_base& txn,
+                       const std::string& postmortem_id);
+
+// Makes action_item_records match the stored document: removes items no
+// longer there, inserts new ones, updates the rest (their ids are stable, so
+// action_item_history stays attached).
+void SyncActionItemRows(pqxx::transaction_base& txn,
+                        const std::string& postmortem_id);
+
+void InsertActionItemChanges(pqxx::transaction_base& txn,
+                             const std::string& action_item_id,
+                             const std::vector<v1::ActionItemChange>& changes);
+
+// operation: "upsert" or "delete".
+void InsertOutboxRow(pqxx::transaction_base& txn,
+                     const std::string& postmortem_id, int64_t version,
+                     absl::string_view operation);
+
+// The transaction's start time (now()), the clock for every time it writes.
+google::protobuf::Timestamp TransactionNow(pqxx::transaction_base& txn);
+
+// `count` new UUIDs from the database.
+std::vector<std::string> NewIds(pqxx::transaction_base& txn, int count);
+
+}  // namespace deja
+
+#endif  // DEJA_STORE_POSTMORTEM_ROWS_H_

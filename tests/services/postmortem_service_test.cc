@@ -1,0 +1,455 @@
+#include "services/postmortem_service.h"
+
+#include <gmock/gmock.h>
+#include <google/protobuf/dynamic_message.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "deja/v1/postmortem_service.grpc.pb.h"
+#include "tests/testing/fake_postmortem_store.h"
+
+namespace deja {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+v1::Postmortem ValidPostmortem() {
+  v1::Postmortem p;
+  p.set_team("payments");
+  p.set_title("Checkout returned 5xx after a config push");
+  p.set_summary("A bad rate-limit config rejected most checkout requests.");
+  p.set_severity(v1::SEV2);
+  p.mutable_started_at()->set_seconds(1700000000);
+  p.mutable_detected_at()->set_seconds(1700000300);
+  p.mutable_mitigated_at()->set_seconds(1700001200);
+  p.mutable_resolved_at()->set_seconds(1700003600);
+  p.add_services("checkout");
+  p.add_tags("config");
+  p.mutable_impact()->set_description("Most checkouts failed for 15 minutes.");
+  v1::RootCause* cause = p.add_root_causes();
+  cause->set_category(v1::RootCause::CONFIG_CHANGE);
+  cause->set_description("The rate limit was set per cluster, not per pod.");
+  p.set_resolution("Rolled the config back.");
+  for (const char* owner : {"payments-oncall", "sre-team"}) {
+    v1::ActionItem* item = p.add_action_items();
+    item->set_description("Validate rate-limit configs before rollout");
+    item->set_owner(owner);
+    item->set_kind(v1::ActionItem::PREVENT);
+    item->set_status(v1::ActionItem::OPEN);
+  }
+  return p;
+}
+
+v1::SubmitPostmortemRequest ValidSubmit() {
+  v1::SubmitPostmortemRequest request;
+  *request.mutable_postmortem() = ValidPostmortem();
+  return request;
+}
+
+// Replaces the only occurrence of `placeholder` in `bytes` with `replacement`
+// of the same length, so that every length prefix stays right.
+std::string Patch(std::string bytes, const std::string& placeholder,
+                  const std::string& replacement) {
+  EXPECT_EQ(placeholder.size(), replacement.size());
+  const size_t at = bytes.find(placeholder);
+  EXPECT_NE(at, std::string::npos);
+  EXPECT_EQ(bytes.find(placeholder, at + 1), std::string::npos);
+  return bytes.replace(at, placeholder.size(), replacement);
+}
+
+class PostmortemServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    channel_ = server_->InProcessChannel(grpc::ChannelArguments());
+    stub_ = v1::PostmortemService::NewStub(channel_);
+  }
+
+  void TearDown() override { server_->Shutdown(); }
+
+  // Sends `request` as it is, as a client with another encoder might.
+  grpc::Status RawCall(const std::string& method, const std::string& request,
+                       std::string* response = nullptr) {
+    grpc::GenericStub stub(channel_);
+    grpc::ClientContext context;
+    grpc::Slice slice(request);
+    grpc::ByteBuffer request_buffer(&slice, 1);
+    grpc::ByteBuffer response_buffer;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&context, method, grpc::StubOptions(), &request_buffer,
+                   &response_buffer,
+                   [&done](grpc::Status status) { done.set_value(status); });
+    const grpc::Status status = done.get_future().get();
+    if (status.ok() && response != nullptr) {
+      std::vector<grpc::Slice> slices;
+      EXPECT_TRUE(response_buffer.Dump(&slices).ok());
+      response->clear();
+      for (const grpc::Slice& s : slices) {
+        response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+      }
+    }
+    return status;
+  }
+
+  grpc::Status Submit(const v1::SubmitPostmortemRequest& request,
+                      v1::SubmitPostmortemResponse* response) {
+    grpc::ClientContext context;
+    return stub_->SubmitPostmortem(&context, request, response);
+  }
+
+  std::string SubmitValid() {
+    v1::SubmitPostmortemResponse response;
+    EXPECT_TRUE(Submit(ValidSubmit(), &response).ok());
+    return response.postmortem().id();
+  }
+
+  grpc::Status Get(const std::string& id, v1::Postmortem* postmortem) {
+    grpc::ClientContext context;
+    v1::GetPostmortemRequest request;
+    request.set_id(id);
+    return stub_->GetPostmortem(&context, request, postmortem);
+  }
+
+  testing::FakePostmortemStore store_;
+  PostmortemService service_{store_};
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::PostmortemService::Stub> stub_;
+};
+
+constexpr char kSubmitPath[] = "/deja.v1.PostmortemService/SubmitPostmortem";
+
+TEST_F(PostmortemServiceTest, SubmitValidPostmortemStoresIt) {
+  v1::SubmitPostmortemResponse response;
+  const grpc::Status status = Submit(ValidSubmit(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(response.postmortem().id().empty());
+  EXPECT_EQ(response.postmortem().version(), 1);
+  EXPECT_FALSE(response.replayed());
+
+  v1::Postmortem stored;
+  ASSERT_TRUE(Get(response.postmortem().id(), &stored).ok());
+  EXPECT_EQ(stored.title(), ValidPostmortem().title());
+}
+
+TEST_F(PostmortemServiceTest, SubmitRetryWithSameRequestIdIsReplayed) {
+  v1::SubmitPostmortemRequest request = ValidSubmit();
+  request.set_request_id("3f1c2a9e-retry");
+  v1::SubmitPostmortemResponse first, second;
+  ASSERT_TRUE(Submit(request, &first).ok());
+  ASSERT_TRUE(Submit(request, &second).ok());
+  EXPECT_TRUE(second.replayed());
+  EXPECT_EQ(second.postmortem().id(), first.postmortem().id());
+
+  request.mutable_postmortem()->set_title("Other content, same request_id");
+  EXPECT_EQ(Submit(request, &second).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(PostmortemServiceTest, MissingTitleIsInvalidArgumentNamingTheField) {
+  v1::SubmitPostmortemRequest request = ValidSubmit();
+  request.mutable_postmortem()->clear_title();
+  v1::SubmitPostmortemResponse response;
+  const grpc::Status status = Submit(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("postmortem.title"));
+}
+
+TEST_F(PostmortemServiceTest, MissingOwnerIsInvalidArgumentNamingTheItem) {
+  v1::SubmitPostmortemRequest request = ValidSubmit();
+  request.mutable_postmortem()->mutable_action_items(1)->clear_owner();
+  v1::SubmitPostmortemResponse response;
+  const grpc::Status status = Submit(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              StartsWith("postmortem.action_items[1].owner"));
+}
+
+TEST_F(PostmortemServiceTest, InvalidUtf8TitleIsInvalidArgumentNotInternal) {
+  v1::SubmitPostmortemRequest request = ValidSubmit();
+  request.mutable_postmortem()->set_title("Checkout @@@@ failed");
+  const std::string bytes =
+      Patch(request.SerializeAsString(), "@@@@", "\xff\xfe\xc3\x28");
+  const grpc::Status status = RawCall(kSubmitPath, bytes);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "postmortem.title: not valid UTF-8");
+}
+
+TEST_F(PostmortemServiceTest, InvalidUtf8DeepInsideNamesTheRepeatedField) {
+  v1::SubmitPostmortemRequest request = ValidSubmit();
+  request.mutable_postmortem()->mutable_action_items(1)->set_owner("sre-@@");
+  const std::string bytes =
+      Patch(request.SerializeAsString(), "sre-@@", "sre-\xc0\xaf");
+  const grpc::Status status = RawCall(kSubmitPath, bytes);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "postmortem.action_items[1].owner: not valid UTF-8");
+}
+
+TEST_F(PostmortemServiceTest, GarbageBytesAreInvalidArgument) {
+  const grpc::Status status = RawCall(kSubmitPath, "\xff\xff\xff\xff");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "request is not a valid deja.v1.SubmitPostmortemRequest message");
+}
+
+TEST_F(PostmortemServiceTest, RawCallWithValidBytesWorksLikeTheStub) {
+  std::string response_bytes;
+  ASSERT_TRUE(
+      RawCall(kSubmitPath, ValidSubmit().SerializeAsString(), &response_bytes)
+          .ok());
+  v1::SubmitPostmortemResponse response;
+  ASSERT_TRUE(response.ParseFromString(response_bytes));
+  EXPECT_EQ(response.postmortem().version(), 1);
+}
+
+TEST_F(PostmortemServiceTest, UnknownMethodIsUnimplemented) {
+  EXPECT_EQ(RawCall("/deja.v1.PostmortemService/Nope", "").error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+}
+
+class StoreFailureTest
+    : public PostmortemServiceTest,
+      public ::testing::WithParamInterface<absl::StatusCode> {};
+
+TEST_P(StoreFailureTest, PassesThroughWithTheSameCodeAndMessage) {
+  const std::string id = SubmitValid();
+  store_.FailNextCall(absl::Status(GetParam(), "injected by the test"));
+  v1::Postmortem postmortem;
+  const grpc::Status status = Get(id, &postmortem);
+  EXPECT_EQ(static_cast<int>(status.error_code()),
+            static_cast<int>(GetParam()));
+  EXPECT_EQ(status.error_message(), "injected by the test");
+}
+
+INSTANTIATE_TEST_SUITE_P(Codes, StoreFailureTest,
+                         ::testing::Values(absl::StatusCode::kUnavailable,
+                                           absl::StatusCode::kDeadlineExceeded,
+                                           absl::StatusCode::kAborted,
+                                           absl::StatusCode::kNotFound,
+                                           absl::StatusCode::kInternal));
+
+TEST_F(PostmortemServiceTest, StoreFailureOnSubmitWritesNothing) {
+  store_.FailNextCall(absl::UnavailableError("database is down"));
+  v1::SubmitPostmortemResponse response;
+  EXPECT_EQ(Submit(ValidSubmit(), &response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  grpc::ClientContext context;
+  v1::ListPostmortemsResponse list;
+  ASSERT_TRUE(
+      stub_->ListPostmortems(&context, v1::ListPostmortemsRequest(), &list)
+          .ok());
+  EXPECT_EQ(list.postmortems_size(), 0);
+}
+
+TEST_F(PostmortemServiceTest, ThrowingStoreIsInternalNotUnknown) {
+  const std::string id = SubmitValid();
+  store_.ThrowNextCall("connection object in a bad state");
+  v1::Postmortem postmortem;
+  const grpc::Status status = Get(id, &postmortem);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("connection object in a bad state"));
+}
+
+TEST_F(PostmortemServiceTest, ClientDeadlineReachesTheStore) {
+  const std::string id = SubmitValid();
+  const absl::Time before = absl::Now();
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(before + absl::Seconds(5)));
+  v1::GetPostmortemRequest request;
+  request.set_id(id);
+  v1::Postmortem postmortem;
+  ASSERT_TRUE(stub_->GetPostmortem(&context, request, &postmortem).ok());
+  // gRPC sends the deadline as a timeout rounded up, so allow some slack.
+  EXPECT_GT(store_.last_deadline(), before + absl::Seconds(4));
+  EXPECT_LT(store_.last_deadline(), before + absl::Seconds(6));
+}
+
+TEST_F(PostmortemServiceTest, NoClientDeadlineIsCappedForTheStore) {
+  const std::string id = SubmitValid();
+  v1::Postmortem postmortem;
+  ASSERT_TRUE(Get(id, &postmortem).ok());
+  const absl::Duration left = store_.last_deadline() - absl::Now();
+  EXPECT_GT(left, absl::Seconds(25));
+  EXPECT_LE(left, absl::Seconds(30));
+}
+
+TEST_F(PostmortemServiceTest, ListUpdateActionItemAndDeleteGoThroughTheStore) {
+  const std::string id = SubmitValid();
+  v1::Postmortem current;
+  ASSERT_TRUE(Get(id, &current).ok());
+
+  {
+    grpc::ClientContext context;
+    v1::ListPostmortemsRequest request;
+    request.set_team("payments");
+    v1::ListPostmortemsResponse response;
+    ASSERT_TRUE(stub_->ListPostmortems(&context, request, &response).ok());
+    ASSERT_EQ(response.postmortems_size(), 1);
+    EXPECT_EQ(response.postmortems(0).id(), id);
+  }
+  {
+    grpc::ClientContext context;
+    v1::UpdatePostmortemRequest request;
+    *request.mutable_postmortem() = current;
+    request.mutable_postmortem()->set_summary("Updated after the review.");
+    request.set_expected_version(current.version());
+    v1::Postmortem updated;
+    const grpc::Status status =
+        stub_->UpdatePostmortem(&context, request, &updated);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(updated.version(), current.version() + 1);
+  }
+  {
+    grpc::ClientContext context;
+    v1::UpdatePostmortemRequest request;
+    *request.mutable_postmortem() = current;
+    request.set_expected_version(current.version());  // stale now
+    v1::Postmortem updated;
+    EXPECT_EQ(stub_->UpdatePostmortem(&context, request, &updated).error_code(),
+              grpc::StatusCode::ABORTED);
+  }
+  {
+    grpc::ClientContext context;
+    v1::UpdateActionItemRequest request;
+    request.set_postmortem_id(id);
+    request.set_action_item_id(current.action_items(0).id());
+    request.set_status(v1::ActionItem::DONE);
+    v1::ActionItem item;
+    const grpc::Status status =
+        stub_->UpdateActionItem(&context, request, &item);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(item.status(), v1::ActionItem::DONE);
+    EXPECT_EQ(item.history_size(), 1);
+  }
+  {
+    grpc::ClientContext context;
+    v1::DeletePostmortemRequest request;
+    request.set_id(id);
+    v1::DeletePostmortemResponse response;
+    const grpc::Status status =
+        stub_->DeletePostmortem(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  v1::Postmortem gone;
+  EXPECT_EQ(Get(id, &gone).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// grpc.health.v1 has no C++ protobuf classes in Debian's packages; its two
+// messages are small enough to write by hand.
+std::string HealthCheckRequest(const std::string& service) {
+  return absl::StrCat("\x0a", std::string(1, static_cast<char>(service.size())),
+                      service);
+}
+
+TEST_F(PostmortemServiceTest, HealthServiceReportsServingStatus) {
+  constexpr char kCheck[] = "/grpc.health.v1.Health/Check";
+  const std::string kService = "deja.v1.PostmortemService";
+  std::string response;
+  ASSERT_TRUE(RawCall(kCheck, HealthCheckRequest(""), &response).ok());
+  EXPECT_EQ(response, "\x08\x01");  // status: SERVING
+
+  server_->GetHealthCheckService()->SetServingStatus(kService, true);
+  ASSERT_TRUE(RawCall(kCheck, HealthCheckRequest(kService), &response).ok());
+  EXPECT_EQ(response, "\x08\x01");
+
+  server_->GetHealthCheckService()->SetServingStatus(kService, false);
+  ASSERT_TRUE(RawCall(kCheck, HealthCheckRequest(kService), &response).ok());
+  EXPECT_EQ(response, "\x08\x02");  // status: NOT_SERVING
+}
+
+// Server reflection finds services by the names in their method paths and
+// their descriptors in the generated pool; raw registration must keep both.
+class ReflectionTest : public PostmortemServiceTest {
+ protected:
+  // One request/response exchange on the reflection stream; the reflection
+  // messages come from the generated pool that libgrpc++_reflection fills.
+  std::unique_ptr<google::protobuf::Message> Ask(const std::string& field,
+                                                 const std::string& value) {
+    const google::protobuf::DescriptorPool* pool =
+        google::protobuf::DescriptorPool::generated_pool();
+    const google::protobuf::Descriptor* request_type =
+        pool->FindMessageTypeByName(
+            "grpc.reflection.v1alpha.ServerReflectionRequest");
+    const google::protobuf::Descriptor* response_type =
+        pool->FindMessageTypeByName(
+            "grpc.reflection.v1alpha.ServerReflectionResponse");
+    if (request_type == nullptr || response_type == nullptr) {
+      ADD_FAILURE() << "reflection messages are not in the generated pool";
+      return nullptr;
+    }
+    std::unique_ptr<google::protobuf::Message> request(
+        factory_.GetPrototype(request_type)->New());
+    request->GetReflection()->SetString(
+        request.get(), request_type->FindFieldByName(field), value);
+
+    grpc::ClientContext context;
+    std::unique_ptr<
+        grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>>
+        stream(grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer,
+                                                         grpc::ByteBuffer>::
+                   Create(channel_.get(),
+                          grpc::internal::RpcMethod(
+                              "/grpc.reflection.v1alpha.ServerReflection/"
+                              "ServerReflectionInfo",
+                              grpc::internal::RpcMethod::BIDI_STREAMING),
+                          &context));
+    grpc::Slice slice(request->SerializeAsString());
+    EXPECT_TRUE(stream->Write(grpc::ByteBuffer(&slice, 1)));
+    stream->WritesDone();
+    grpc::ByteBuffer reply;
+    EXPECT_TRUE(stream->Read(&reply));
+    EXPECT_TRUE(stream->Finish().ok());
+    std::vector<grpc::Slice> slices;
+    EXPECT_TRUE(reply.Dump(&slices).ok());
+    std::string bytes;
+    for (const grpc::Slice& s : slices) {
+      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    std::unique_ptr<google::protobuf::Message> response(
+        factory_.GetPrototype(response_type)->New());
+    EXPECT_TRUE(response->ParseFromString(bytes));
+    return response;
+  }
+
+  google::protobuf::DynamicMessageFactory factory_;
+};
+
+TEST_F(ReflectionTest, ListsPostmortemService) {
+  std::unique_ptr<google::protobuf::Message> response =
+      Ask("list_services", "");
+  ASSERT_NE(response, nullptr);
+  EXPECT_THAT(response->DebugString(),
+              HasSubstr("name: \"deja.v1.PostmortemService\""));
+}
+
+TEST_F(ReflectionTest, DescribesPostmortemService) {
+  std::unique_ptr<google::protobuf::Message> response =
+      Ask("file_containing_symbol", "deja.v1.PostmortemService");
+  ASSERT_NE(response, nullptr);
+  const std::string text = response->DebugString();
+  EXPECT_THAT(text, HasSubstr("file_descriptor_response"));
+  EXPECT_THAT(text, HasSubstr("deja/v1/postmortem_service.proto"));
+}
+
+}  // namespace
+}  // namespace deja
