@@ -36,7 +36,9 @@ echo; echo "quickstart: loading the sample postmortems (samples/postmortems/)"
 run submit samples/postmortems/*.json
 run list --limit 10
 run list --service postgres-orders
-first=$("$deja" list --service postgres-orders --json | sed -n 's/.*"id": *"\([0-9a-f-]\{36\}\)".*/\1/p' | head -1)
+# The postmortem's own id is the first "id" of the compact JSON line.
+first=$("$deja" list --service postgres-orders --limit 1 --json |
+  grep -o '"id":"[0-9a-f-]\{36\}"' | head -1 | cut -d'"' -f4)
 [[ -n $first ]] && run get "$first"
 
 if ((once)); then
