@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/event_log.h"
 
 namespace deja {
 
@@ -47,7 +48,7 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
   } catch (const std::exception& e) {
     Release(nullptr, /*broken=*/true);
     return absl::UnavailableError(
-        absl::StrCat("database unavailable: ", e.what()));
+        absl::StrCat("database unavailable: ", OneLine(e.what())));
   }
 }
 

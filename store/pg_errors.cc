@@ -6,20 +6,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/event_log.h"
 
 namespace deja {
 namespace {
 
 // libpq messages end with a newline and sometimes carry a second line
-// ("DETAIL: ..."); keep them on one line for the event log.
-std::string OneLine(absl::string_view message) {
-  std::string out(absl::StripTrailingAsciiWhitespace(message));
-  for (char& c : out) {
-    if (c == '\n') c = ' ';
-  }
-  return out;
-}
-
+// ("DETAIL: ..."): OneLine keeps them on one line for the event log.
 absl::Status Unavailable(absl::string_view what, absl::string_view message) {
   return absl::UnavailableError(
       absl::StrCat(what, ": database unavailable: ", OneLine(message)));
