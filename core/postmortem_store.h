@@ -13,6 +13,7 @@
 // nothing.
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -24,7 +25,9 @@ namespace deja {
 
 struct SubmitResult {
   v1::Postmortem postmortem;
-  // True when request_id was seen before and this is the first result again.
+  // True when request_id was seen before: nothing was written, and
+  // `postmortem` is the one that request created, as it is now (a retry after
+  // an update sees the current version, not the version 1 it first got).
   bool replayed = false;
 };
 
@@ -38,8 +41,10 @@ class PostmortemStore {
   virtual ~PostmortemStore() = default;
 
   // Stores `postmortem` (already validated) as version 1, assigning its id,
-  // action item ids and created/updated times. An empty request_id disables
-  // deduplication.
+  // action item ids and created/updated times. A request_id seen before with
+  // the same content replays (SubmitResult::replayed); with other content, or
+  // when its postmortem was deleted since, it is FAILED_PRECONDITION. An empty
+  // request_id disables deduplication.
   virtual absl::StatusOr<SubmitResult> Submit(const v1::Postmortem& postmortem,
                                               absl::string_view request_id,
                                               absl::Time deadline) = 0;

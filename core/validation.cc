@@ -25,9 +25,10 @@ using google::protobuf::Reflection;
 using google::protobuf::UnknownField;
 using google::protobuf::UnknownFieldSet;
 
-// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range of
-// google.protobuf.Timestamp and of RFC 3339.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
+// 1900-01-01T00:00:00Z and 9999-12-31T23:59:59Z. Nothing earlier is an
+// incident, and four-digit years keep every layer (RFC 3339, PostgreSQL's
+// timestamptz input, the index) reading the same instant.
+constexpr int64_t kMinTimestampSeconds = -2208988800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
 // About 10,000 years, the range of google.protobuf.Duration.
 constexpr int64_t kMaxDurationSeconds = 315576000000;
@@ -199,7 +200,7 @@ absl::Status CheckWellKnownTime(const Message& message,
       reflection.GetInt32(message, type.FindFieldByName("nanos"));
   if (is_timestamp) {
     if (seconds < kMinTimestampSeconds || seconds > kMaxTimestampSeconds) {
-      return Invalid(path, "not a valid time (years 0001 to 9999 only)");
+      return Invalid(path, "out of range (1900..9999)");
     }
     if (nanos < 0 || nanos > kMaxNanos) {
       return Invalid(path, "not a valid time (nanos must be 0..999999999)");
@@ -477,6 +478,10 @@ absl::Status ValidatePostmortem(const v1::Postmortem& postmortem,
     return Invalid(FieldPath(path, "started_at"), "required");
   }
   DEJA_RETURN_IF_ERROR(CheckTimeOrder(postmortem, path));
+  if (postmortem.impact().users_affected() < 0) {
+    return Invalid(FieldPath(path, "impact.users_affected"),
+                   "must not be negative");
+  }
 
   const std::string services_path = FieldPath(path, "services");
   if (postmortem.services().empty()) {

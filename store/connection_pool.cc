@@ -1,13 +1,43 @@
 #include "store/connection_pool.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <pqxx/except>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/event_log.h"
 
 namespace deja {
+
+std::string WithConnectLimits(absl::string_view connection_string,
+                              absl::Duration time_left) {
+  // libpq treats 1 as 2; 30 bounds a connect without deadline.
+  const int64_t seconds = std::clamp<int64_t>(
+      absl::ToInt64Seconds(absl::Ceil(time_left, absl::Seconds(1))), 2, 30);
+  const std::pair<absl::string_view, std::string> settings[] = {
+      {"connect_timeout", std::to_string(seconds)},
+      {"keepalives", "1"},
+      {"keepalives_idle", "30"},
+      {"keepalives_interval", "10"},
+      {"keepalives_count", "3"},
+  };
+  const bool url = absl::StartsWith(connection_string, "postgresql://") ||
+                   absl::StartsWith(connection_string, "postgres://");
+  std::string result(connection_string);
+  for (const auto& [key, value] : settings) {
+    if (absl::StrContains(connection_string, absl::StrCat(key, "="))) continue;
+    if (url) {
+      absl::StrAppend(&result, absl::StrContains(result, '?') ? "&" : "?", key,
+                      "=", value);
+    } else {
+      absl::StrAppend(&result, result.empty() ? "" : " ", key, "=", value);
+    }
+  }
+  return result;
+}
 
 ConnectionPool::Lease::~Lease() {
   if (connection_ != nullptr) pool_->Release(std::move(connection_), broken_);
@@ -44,7 +74,8 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
   ++open_;  // reserve the slot, then connect without holding the lock
   lock.unlock();
   try {
-    return Lease(this, std::make_unique<pqxx::connection>(connection_string_));
+    return Lease(this, std::make_unique<pqxx::connection>(WithConnectLimits(
+                           connection_string_, deadline - absl::Now())));
   } catch (const std::exception& e) {
     Release(nullptr, /*broken=*/true);
     return absl::UnavailableError(

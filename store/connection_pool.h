@@ -19,9 +19,17 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace deja {
+
+// `connection_string` (libpq key=value form or postgres:// URL) with a
+// connect_timeout of the whole seconds in `time_left` (2..30) and TCP
+// keepalives, so neither connecting nor a silently dead server outlasts the
+// caller. Settings it already names are kept. Pure.
+std::string WithConnectLimits(absl::string_view connection_string,
+                              absl::Duration time_left);
 
 class ConnectionPool {
  public:

@@ -25,6 +25,11 @@ absl::Status FromSqlState(const std::string& state, absl::string_view what,
     return absl::DeadlineExceededError(
         absl::StrCat(what, ": statement canceled or timed out: ", text));
   }
+  // lock_timeout, which the store sets to the time left (no NOWAIT is used).
+  if (state == "55P03") {
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": lock wait timed out: ", text));
+  }
   if (state == "40001" || state == "40P01") {
     return absl::AbortedError(
         absl::StrCat(what, ": transaction conflict, retry: ", text));
@@ -38,13 +43,12 @@ absl::Status FromSqlState(const std::string& state, absl::string_view what,
   if (absl::StartsWith(state, "23")) {
     return absl::FailedPreconditionError(absl::StrCat(what, ": ", text));
   }
-  if (absl::StartsWith(state, "22")) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", text));
-  }
   if (absl::StartsWith(state, "53") || absl::StartsWith(state, "08") ||
       state == "57P01" || state == "57P02" || state == "57P03") {
     return Unavailable(what, text);
   }
+  // Including 22xxx (data exception): validation refuses bad client data
+  // before any SQL runs, so one reaching the database is a server bug.
   return absl::InternalError(absl::StrCat(
       what, ": SQLSTATE ", state.empty() ? "unknown" : state, ": ", text));
 }

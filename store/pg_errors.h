@@ -8,11 +8,12 @@
 //   in doubt / statement completion unknown          UNAVAILABLE ("outcome
 //                                                    unknown")
 //   57014 query canceled (statement_timeout)         DEADLINE_EXCEEDED
+//   55P03 lock not available (lock_timeout)          DEADLINE_EXCEEDED
 //   40001 serialization, 40P01 deadlock              ABORTED (retry)
 //   23505 unique violation                           ALREADY_EXISTS
 //   other 23xxx integrity violations                 FAILED_PRECONDITION
-//   22xxx data exceptions                            INVALID_ARGUMENT
-//   any other SQL error                              INTERNAL (with SQLSTATE)
+//   any other SQL error, 22xxx data exceptions too   INTERNAL (with SQLSTATE;
+//     (validation catches bad client data first)     a 22xxx is a server bug)
 //   any other exception                              INTERNAL
 
 #include <exception>

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/status_macros.h"
+#include "core/validation.h"
 #include "google/protobuf/util/time_util.h"
 #include "store/connection_pool.h"
 #include "store/pg_errors.h"
@@ -33,17 +34,6 @@ constexpr int kDefaultPageSize = 20;
 
 // ---- Small domain helpers ----
 
-// Ids are UUIDs; anything else cannot name a postmortem, and must not reach a
-// ::uuid cast (that would be INVALID_ARGUMENT, not NOT_FOUND).
-bool IsUuid(absl::string_view text) {
-  if (text.size() != 36) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? text[i] != '-' : !absl::ascii_isxdigit(text[i])) return false;
-  }
-  return true;
-}
-
 absl::Status PostmortemNotFound(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat("postmortem ", id, " not found"));
 }
@@ -53,12 +43,6 @@ absl::Status StaleVersion(absl::string_view id, int64_t current,
   return absl::AbortedError(absl::StrCat("postmortem ", id, " is at version ",
                                          current, ", not ", expected,
                                          " (read it again)"));
-}
-
-// libpqxx 6.4 as packaged here lacks std::optional parameters; a null
-// `const char*` is SQL NULL.
-const char* NullOr(const std::optional<std::string>& value) {
-  return value.has_value() ? value->c_str() : nullptr;
 }
 
 // ---- Page tokens: opaque to clients, "<started_at micros>:<id>" inside ----
@@ -83,6 +67,15 @@ absl::StatusOr<PagePosition> DecodePageToken(absl::string_view token) {
   if (parts.size() != 2 ||
       !absl::SimpleAtoi(parts[0], &position.started_at_micros) ||
       !IsUuid(parts[1])) {
+    return malformed;
+  }
+  // Outside Timestamp's range, TimestampFromMicros would fail a CHECK.
+  using google::protobuf::util::TimeUtil;
+  constexpr int64_t kMicrosPerSecond = 1000000;
+  if (position.started_at_micros <
+          TimeUtil::kTimestampMinSeconds * kMicrosPerSecond ||
+      position.started_at_micros >
+          TimeUtil::kTimestampMaxSeconds * kMicrosPerSecond) {
     return malformed;
   }
   position.id = std::move(parts[1]);
@@ -138,8 +131,9 @@ void SerializeRequestId(pqxx::work& txn, const std::string& request_id) {
       request_id);
 }
 
-// The first result of `request_id`, if there is one: replayed when the content
-// is the same, FAILED_PRECONDITION when it differs.
+// The postmortem `request_id` created, as it is now, if there is one: replayed
+// when the content is the same, FAILED_PRECONDITION when it differs. A retry
+// that comes after an update sees the current version.
 absl::StatusOr<std::optional<SubmitResult>> FindEarlierSubmit(
     pqxx::work& txn, const std::string& request_id,
     const std::string& fingerprint) {
@@ -223,7 +217,7 @@ SELECT p.document::text, (extract(epoch FROM p.started_at) * 1000000)::int8,
        p.id::text
 FROM postmortems p
 WHERE p.deleted_at IS NULL
-  AND ($1::text IS NULL OR p.team = $1)
+  AND ($1::text IS NULL OR lower(btrim(p.team)) = lower($1))
   AND ($2::text IS NULL OR EXISTS (
         SELECT 1 FROM postmortem_services s
         WHERE s.postmortem_id = p.id AND lower(s.service) = lower($2)))
@@ -247,7 +241,8 @@ absl::StatusOr<ListResult> ListIn(pqxx::work& txn,
                                   const v1::ListPostmortemsRequest& request,
                                   const std::optional<PagePosition>& after,
                                   int page_size) {
-  const std::optional<std::string> team = NonEmpty(request.team());
+  const std::optional<std::string> team =
+      NonEmpty(absl::StripAsciiWhitespace(request.team()));
   const std::optional<std::string> service =
       NonEmpty(absl::StripAsciiWhitespace(request.service()));
   // Tags are stored lowercased (NormalizeForStorage).
@@ -351,10 +346,11 @@ absl::StatusOr<v1::ActionItem> UpdateActionItemIn(
   const std::string& id = request.postmortem_id();
   DEJA_ASSIGN_OR_RETURN(LockedPostmortem locked, LockLivePostmortem(txn, id));
   v1::Postmortem& postmortem = locked.postmortem;
+  // Stored ids are lowercase (NormalizeForStorage); UUIDs ignore case.
+  const std::string item_id = absl::AsciiStrToLower(request.action_item_id());
   auto items = postmortem.mutable_action_items();
-  auto item = std::find_if(items->begin(), items->end(), [&](const auto& a) {
-    return a.id() == request.action_item_id();
-  });
+  auto item = std::find_if(items->begin(), items->end(),
+                           [&](const auto& a) { return a.id() == item_id; });
   if (item == items->end()) {
     return absl::NotFoundError(absl::StrCat("action item ",
                                             request.action_item_id(),
@@ -397,9 +393,9 @@ absl::Status DeleteIn(pqxx::work& txn, const std::string& id,
 
 // ---- Transaction plumbing ----
 
-// The time left becomes the transaction's statement_timeout, so a slow
-// statement or lock wait ends (57014, DEADLINE_EXCEEDED) when the caller
-// stops waiting.
+// The time left becomes the transaction's statement_timeout and lock_timeout,
+// so a slow statement (57014) or a lock wait (55P03) ends, as
+// DEADLINE_EXCEEDED, when the caller stops waiting.
 absl::Status LimitStatementTime(pqxx::work& txn, absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) return absl::OkStatus();
   const absl::Duration left = deadline - absl::Now();
@@ -409,8 +405,10 @@ absl::Status LimitStatementTime(pqxx::work& txn, absl::Time deadline) {
   const int64_t ms = std::clamp<int64_t>(
       absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 1,
       std::numeric_limits<int32_t>::max());
-  txn.exec_params("SELECT set_config('statement_timeout', $1, true)",
-                  std::to_string(ms));
+  txn.exec_params(
+      "SELECT set_config('statement_timeout', $1, true), "
+      "set_config('lock_timeout', $1, true)",
+      std::to_string(ms));
   return absl::OkStatus();
 }
 

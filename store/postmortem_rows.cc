@@ -32,12 +32,6 @@ void KeepDistinctTrimmed(bool lowercase,
   values.Swap(&kept);
 }
 
-// libpqxx 6.4 as packaged here lacks std::optional parameters; a null
-// `const char*` is how it sends SQL NULL.
-const char* NullOr(const std::optional<std::string>& value) {
-  return value.has_value() ? value->c_str() : nullptr;
-}
-
 std::optional<std::string> TimestampParam(bool present,
                                           const Timestamp& timestamp) {
   if (!present) return std::nullopt;
@@ -123,16 +117,18 @@ d AS (
 SELECT 1
 )sql";
 
-constexpr char kDeleteRemovedActionItems[] = R"sql(
-DELETE FROM action_item_records r USING postmortems p
-WHERE p.id = $1::uuid AND r.postmortem_id = p.id
+// Removed items keep their row, so their history survives (0002).
+constexpr char kMarkRemovedActionItems[] = R"sql(
+UPDATE action_item_records r SET removed_at = now(), updated_at = now()
+FROM postmortems p
+WHERE p.id = $1::uuid AND r.postmortem_id = p.id AND r.removed_at IS NULL
   AND NOT EXISTS (
     SELECT 1 FROM jsonb_array_elements(p.document->'action_items') a
     WHERE a->>'id' = r.id::text)
 )sql";
 
-// Positions are unique per postmortem but checked at commit, so reordering
-// items in place is fine.
+// Positions are unique per postmortem among items not removed, checked at
+// commit, so reordering items in place is fine.
 constexpr char kUpsertActionItems[] = R"sql(
 INSERT INTO action_item_records AS r (
   id, postmortem_id, position, description, owner, due_date, status, kind,
@@ -177,12 +173,14 @@ v1::Postmortem NormalizeForStorage(const v1::Postmortem& postmortem) {
   stored.clear_version();
   stored.clear_created_at();
   stored.clear_updated_at();
+  stored.set_team(std::string(absl::StripAsciiWhitespace(stored.team())));
   KeepDistinctTrimmed(/*lowercase=*/false, *stored.mutable_services());
   KeepDistinctTrimmed(/*lowercase=*/true, *stored.mutable_tags());
   if (stored.status() == v1::Postmortem::STATUS_UNSPECIFIED) {
     stored.set_status(v1::Postmortem::PUBLISHED);
   }
   for (v1::ActionItem& item : *stored.mutable_action_items()) {
+    absl::AsciiStrToLower(item.mutable_id());
     item.clear_completed_at();
     item.clear_history();
     if (item.status() == v1::ActionItem::STATUS_UNSPECIFIED) {
@@ -227,7 +225,9 @@ Timestamp TimestampFromMicros(int64_t micros) {
 std::string SqlTimestamp(const Timestamp& timestamp) {
   const absl::Time time = absl::FromUnixSeconds(timestamp.seconds()) +
                           absl::Nanoseconds(timestamp.nanos());
-  return absl::FormatTime(absl::RFC3339_full, time, absl::UTCTimeZone());
+  // absl::RFC3339_full's %Y does not pad years below 1000.
+  return absl::FormatTime("%E4Y-%m-%d%ET%H:%M:%E*S%Ez", time,
+                          absl::UTCTimeZone());
 }
 
 bool IsClosed(v1::ActionItem::Status status) {
@@ -311,7 +311,7 @@ void RewriteDetailRows(pqxx::transaction_base& txn,
 
 void SyncActionItemRows(pqxx::transaction_base& txn,
                         const std::string& postmortem_id) {
-  txn.exec_params(kDeleteRemovedActionItems, postmortem_id);
+  txn.exec_params(kMarkRemovedActionItems, postmortem_id);
   txn.exec_params(kUpsertActionItems, postmortem_id);
 }
 

@@ -7,6 +7,7 @@
 // transaction throw libpqxx exceptions; the caller maps them.
 
 #include <cstdint>
+#include <optional>
 #include <pqxx/transaction_base>
 #include <string>
 #include <vector>
@@ -21,10 +22,11 @@ namespace deja {
 
 // ---- Pure mapping (no I/O) ----
 
-// The stored form of client content: services and tags trimmed and
-// de-duplicated case-insensitively (tags lowercased, services keep the first
-// spelling), status PUBLISHED and action item status OPEN when unspecified,
-// output-only fields cleared (action item ids are kept for Update to match).
+// The stored form of client content: team trimmed, services and tags trimmed
+// and de-duplicated case-insensitively (tags lowercased, services keep the
+// first spelling), status PUBLISHED and action item status OPEN when
+// unspecified, output-only fields cleared (action item ids are kept,
+// lowercased, for Update to match: ids are case-insensitive like UUIDs).
 v1::Postmortem NormalizeForStorage(const v1::Postmortem& postmortem);
 
 // Proto3 JSON with proto field names and every field printed, so SQL can read
@@ -35,8 +37,15 @@ absl::StatusOr<v1::Postmortem> PostmortemFromDocument(absl::string_view json);
 
 google::protobuf::Timestamp TimestampFromMicros(int64_t micros);
 // RFC 3339 text that PostgreSQL reads as timestamptz without loss of
-// microseconds.
+// microseconds. The year always has four digits ("0012-01-02T..."): PostgreSQL
+// reads "12-01-02" as 2002-12-01.
 std::string SqlTimestamp(const google::protobuf::Timestamp& timestamp);
+
+// libpqxx 6.4 as packaged here lacks std::optional parameters; a null
+// `const char*` is how it sends SQL NULL.
+inline const char* NullOr(const std::optional<std::string>& value) {
+  return value.has_value() ? value->c_str() : nullptr;
+}
 
 // True for statuses that close an action item (DONE, WONT_DO).
 bool IsClosed(v1::ActionItem::Status status);
@@ -67,8 +76,9 @@ void WritePostmortemRow(pqxx::transaction_base& txn,
 void RewriteDetailRows(pqxx::transaction_base& txn,
                        const std::string& postmortem_id);
 
-// Makes action_item_records match the stored document: removes items no
-// longer there, inserts new ones, updates the rest (their ids are stable, so
+// Makes action_item_records match the stored document: marks items no longer
+// there removed (removed_at; the row and its history stay, the action_items
+// view hides it), inserts new ones, updates the rest (their ids are stable, so
 // action_item_history stays attached).
 void SyncActionItemRows(pqxx::transaction_base& txn,
                         const std::string& postmortem_id);

@@ -183,6 +183,17 @@ std::vector<BrokenCase> BrokenCases() {
       {"StartedAfterYear9999",
        [](PM& pm) { pm.mutable_started_at()->set_seconds(253402300800); },
        "postmortem.started_at"},
+      {"StartedBefore1900",
+       [](PM& pm) { pm.mutable_started_at()->set_seconds(-2208988801); },
+       "postmortem.started_at"},
+      {"TimelineTimeBeforeYear1900",
+       [](PM& pm) {
+         pm.mutable_timeline(0)->mutable_at()->set_seconds(-2208988801);
+       },
+       "postmortem.timeline[0].at"},
+      {"NegativeUsersAffected",
+       [](PM& pm) { pm.mutable_impact()->set_users_affected(-1); },
+       "postmortem.impact.users_affected"},
       {"NanosOutOfRange",
        [](PM& pm) { pm.mutable_detected_at()->set_nanos(1000000000); },
        "postmortem.detected_at"},
@@ -507,6 +518,50 @@ TEST(ValidateListTest, RejectsBadFilters) {
   *request.mutable_started_after() = At(1700000000);
   *request.mutable_started_before() = At(1600000000);
   EXPECT_THAT(ValidateList(request), IsInvalidAt("started_before"));
+}
+
+TEST(ValidatePostmortemTest, TimesOutside1900To9999AreOutOfRange) {
+  v1::Postmortem pm = ValidPostmortem();
+  pm.clear_detected_at();
+  pm.clear_mitigated_at();
+  pm.clear_resolved_at();
+  pm.clear_timeline();
+  // Year 12 would be written "12-01-02..." without padding, which PostgreSQL
+  // reads as 2012 or 2002.
+  pm.mutable_started_at()->set_seconds(-61788441600);  // 0012-01-02
+  EXPECT_EQ(ValidatePostmortem(pm).message(),
+            "postmortem.started_at: out of range (1900..9999)");
+  pm.mutable_started_at()->set_seconds(-2208988800);  // 1900-01-01T00:00:00Z
+  EXPECT_THAT(ValidatePostmortem(pm), IsOk());
+  pm.mutable_started_at()->set_seconds(253402300799);  // 9999-12-31T23:59:59Z
+  pm.mutable_started_at()->set_nanos(999999999);
+  EXPECT_THAT(ValidatePostmortem(pm), IsOk());
+  pm.mutable_started_at()->set_seconds(253402300800);
+  pm.mutable_started_at()->set_nanos(0);
+  EXPECT_EQ(ValidatePostmortem(pm).message(),
+            "postmortem.started_at: out of range (1900..9999)");
+}
+
+TEST(ValidatePostmortemTest, NegativeUsersAffectedIsNamed) {
+  v1::Postmortem pm = ValidPostmortem();
+  pm.mutable_impact()->set_users_affected(-5);
+  EXPECT_EQ(ValidatePostmortem(pm).message(),
+            "postmortem.impact.users_affected: must not be negative");
+  pm.mutable_impact()->set_users_affected(0);
+  EXPECT_THAT(ValidatePostmortem(pm), IsOk());
+}
+
+TEST(ValidateListTest, TimeFiltersOutside1900To9999AreOutOfRange) {
+  v1::ListPostmortemsRequest request;
+  *request.mutable_started_after() = At(-2208988801);
+  EXPECT_EQ(ValidateList(request).message(),
+            "started_after: out of range (1900..9999)");
+  *request.mutable_started_after() = At(-2208988800);
+  EXPECT_THAT(ValidateList(request), IsOk());
+  request.clear_started_after();
+  *request.mutable_started_before() = At(253402300800);
+  EXPECT_EQ(ValidateList(request).message(),
+            "started_before: out of range (1900..9999)");
 }
 
 v1::UpdatePostmortemRequest ValidUpdate() {

@@ -230,6 +230,21 @@ TEST_F(PgErrorsTest, StatementTimeoutIsDeadlineExceeded) {
   EXPECT_THAT(std::string(status.message()), StartsWith("test query: "));
 }
 
+TEST_F(PgErrorsTest, LockTimeoutIsDeadlineExceeded) {
+  ASSERT_TRUE(
+      RunSql(connection_string(),
+             "CREATE TABLE locked (k int); INSERT INTO locked VALUES (1)")
+          .ok());
+  pqxx::connection holder_conn(connection_string());
+  pqxx::work holder(holder_conn);
+  holder.exec("SELECT 1 FROM locked FOR UPDATE");
+  absl::Status status = RunSql(connection_string(),
+                               "SET lock_timeout = 50;"
+                               "SELECT 1 FROM locked FOR UPDATE");
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("lock wait timed out"));
+}
+
 TEST_F(PgErrorsTest, UniqueViolationIsAlreadyExists) {
   ASSERT_TRUE(RunSql(connection_string(),
                      "CREATE TABLE once (k text PRIMARY KEY);"
@@ -250,8 +265,10 @@ TEST_F(PgErrorsTest, OtherViolationsAndBadData) {
   EXPECT_EQ(
       RunSql(connection_string(), "INSERT INTO checked VALUES (NULL)").code(),
       absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(RunSql(connection_string(), "SELECT 1 / 0").code(),
-            absl::StatusCode::kInvalidArgument);
+  // Validation refuses bad client data first: a data exception is a bug.
+  absl::Status division = RunSql(connection_string(), "SELECT 1 / 0");
+  EXPECT_EQ(division.code(), absl::StatusCode::kInternal) << division;
+  EXPECT_THAT(std::string(division.message()), HasSubstr("SQLSTATE 22012"));
   absl::Status syntax = RunSql(connection_string(), "SELEC 1");
   EXPECT_EQ(syntax.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(std::string(syntax.message()), HasSubstr("42601"));

@@ -1,6 +1,8 @@
 // PgStore against a real, disposable PostgreSQL cluster.
 
 #include <atomic>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <pqxx/pqxx>
 #include <set>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -23,6 +26,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr int64_t kJan2024 = 1704067200;  // 2024-01-01T00:00:00Z
 
@@ -201,6 +205,32 @@ TEST_F(PgStoreTest, SubmitThenGetRoundTripsEveryField) {
             1);
 }
 
+TEST_F(PgStoreTest, EdgeYearsReachTheColumnsUnchanged) {
+  for (const int64_t started_at : {int64_t{-2208988800},      // 1900-01-01
+                                   int64_t{253402214400}}) {  // 9999-12-31
+    const v1::Postmortem stored =
+        Submit(FullPostmortem(absl::StrCat("at ", started_at), started_at));
+    ASSERT_EQ(stored.started_at().seconds(), started_at);
+    EXPECT_EQ(QueryInt("SELECT extract(epoch FROM started_at)::int8 "
+                       "FROM postmortems WHERE id = $1::uuid",
+                       stored.id()),
+              started_at);
+    EXPECT_EQ(
+        QueryInt("SELECT count(*) FROM postmortems WHERE id = $1::uuid "
+                 "AND started_at = (document->>'started_at')::timestamptz",
+                 stored.id()),
+        1);
+    EXPECT_EQ(QueryInt("SELECT extract(epoch FROM at)::int8 FROM "
+                       "timeline_events WHERE postmortem_id = $1::uuid",
+                       stored.id()),
+              started_at + 60);
+    v1::ListPostmortemsRequest req;
+    *req.mutable_started_after() = stored.started_at();
+    req.mutable_started_before()->set_seconds(started_at + 1);
+    EXPECT_THAT(ListTitles(req), ElementsAre(stored.title()));
+  }
+}
+
 TEST_F(PgStoreTest, RetryWithSameRequestIdReplaysFirstResult) {
   const v1::Postmortem pm = FullPostmortem("Checkout 5xx", kJan2024);
   absl::StatusOr<SubmitResult> first = store_->Submit(pm, "req-1", Soon());
@@ -209,6 +239,22 @@ TEST_F(PgStoreTest, RetryWithSameRequestIdReplaysFirstResult) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(Diff(first->postmortem, again->postmortem), "");
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems"), 1);
+}
+
+TEST_F(PgStoreTest, RetryAfterUpdateReplaysTheCurrentVersion) {
+  const v1::Postmortem pm = FullPostmortem("Checkout 5xx", kJan2024);
+  absl::StatusOr<SubmitResult> first = store_->Submit(pm, "req-1", Soon());
+  ASSERT_TRUE(first.ok()) << first.status();
+  v1::Postmortem edit = first->postmortem;
+  edit.set_title("Checkout 5xx (edited)");
+  absl::StatusOr<v1::Postmortem> updated = store_->Update(edit, 1, Soon());
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  absl::StatusOr<SubmitResult> again = store_->Submit(pm, "req-1", Soon());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->postmortem.version(), 2);
+  EXPECT_EQ(Diff(*updated, again->postmortem), "");
   EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems"), 1);
 }
 
@@ -294,9 +340,25 @@ TEST_F(PgStoreTest, ListFiltersByTeamServiceSeverityTagAndTime) {
   req.mutable_started_after()->set_seconds(kJan2024 + 3600);   // inclusive
   req.mutable_started_before()->set_seconds(kJan2024 + 7200);  // exclusive
   EXPECT_THAT(ListTitles(req), ElementsAre("b"));
+  req.set_team(" SEARCH ");  // trimmed, case-insensitive like service
+  EXPECT_THAT(ListTitles(req), ElementsAre("b"));
   req.Clear();
   req.set_team("nobody");
   EXPECT_THAT(ListTitles(req), ElementsAre());
+}
+
+TEST_F(PgStoreTest, TeamIsStoredTrimmed) {
+  v1::Postmortem pm = FullPostmortem("pm", kJan2024);
+  pm.set_team("  Payments ");
+  const v1::Postmortem stored = Submit(pm);
+  EXPECT_EQ(stored.team(), "Payments");
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems WHERE id = $1::uuid "
+                     "AND team = 'Payments' AND document->>'team' = 'Payments'",
+                     stored.id()),
+            1);
+  v1::ListPostmortemsRequest req;
+  req.set_team("payments");
+  EXPECT_THAT(ListTitles(req), ElementsAre("pm"));
 }
 
 TEST_F(PgStoreTest, ListPagesNewestFirstWithoutGapsOrDuplicates) {
@@ -332,7 +394,16 @@ TEST_F(PgStoreTest, ListPagesNewestFirstWithoutGapsOrDuplicates) {
 }
 
 TEST_F(PgStoreTest, MalformedPageTokenIsInvalidArgument) {
-  for (const char* token : {"!!!", "bm90LWEtdG9rZW4", "MTIzOm5vdC1hLXV1aWQ"}) {
+  // Well-formed inside, but no Timestamp can hold these times.
+  const std::string far_future = absl::WebSafeBase64Escape(
+      absl::StrCat(std::numeric_limits<int64_t>::max(),
+                   ":11111111-2222-3333-4444-555555555555"));
+  const std::string far_past = absl::WebSafeBase64Escape(
+      absl::StrCat(std::numeric_limits<int64_t>::min(),
+                   ":11111111-2222-3333-4444-555555555555"));
+  for (const std::string& token :
+       {std::string("!!!"), std::string("bm90LWEtdG9rZW4"),
+        std::string("MTIzOm5vdC1hLXV1aWQ"), far_future, far_past}) {
     v1::ListPostmortemsRequest req;
     req.set_page_token(token);
     absl::StatusOr<ListResult> result = store_->List(req, Soon());
@@ -369,7 +440,7 @@ TEST_F(PgStoreTest, UpdateWithCurrentVersionKeepsActionItemIds) {
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(Diff(*updated, *read), "");
   EXPECT_EQ(QueryInt("SELECT count(*) FROM action_item_records "
-                     "WHERE postmortem_id = $1::uuid",
+                     "WHERE postmortem_id = $1::uuid AND removed_at IS NULL",
                      stored.id()),
             2);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM action_item_history"), 1);
@@ -377,6 +448,71 @@ TEST_F(PgStoreTest, UpdateWithCurrentVersionKeepsActionItemIds) {
                      "WHERE postmortem_id = $1::uuid",
                      stored.id()),
             2);
+}
+
+TEST_F(PgStoreTest, RemovedActionItemKeepsItsHistory) {
+  const v1::Postmortem stored = Submit(FullPostmortem("pm", kJan2024));
+  const std::string removed_id = stored.action_items(1).id();
+  v1::UpdateActionItemRequest req;
+  req.set_postmortem_id(stored.id());
+  req.set_action_item_id(removed_id);
+  req.set_owner("dba-team");
+  ASSERT_TRUE(store_->UpdateActionItem(req, Soon()).ok());
+
+  // Remove item 1 and put a new item in its position.
+  v1::Postmortem edit = *store_->Get(stored.id(), Soon());
+  edit.mutable_action_items()->DeleteSubrange(1, 1);
+  *edit.add_action_items() =
+      Item("Add pool metrics", "sre-team", v1::ActionItem::OPEN);
+  absl::StatusOr<v1::Postmortem> updated = store_->Update(edit, 2, Soon());
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  ASSERT_EQ(updated->action_items_size(), 2);
+
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM action_item_records WHERE id = "
+                     "$1::uuid AND removed_at IS NOT NULL AND position = 2",
+                     removed_id),
+            1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM action_item_history "
+                     "WHERE action_item_id = $1::uuid AND field = 'owner'",
+                     removed_id),
+            1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM action_items WHERE id = $1::uuid",
+                     removed_id),
+            0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM action_items "
+                     "WHERE postmortem_id = $1::uuid",
+                     stored.id()),
+            2);
+
+  // Removed stays removed: the old id no longer names an item.
+  v1::Postmortem again = *updated;
+  again.mutable_action_items(1)->set_id(removed_id);
+  EXPECT_EQ(store_->Update(again, 3, Soon()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PgStoreTest, UpperCaseActionItemIdsNameTheSameItems) {
+  const v1::Postmortem stored = Submit(FullPostmortem("pm", kJan2024));
+  v1::Postmortem edit = stored;
+  for (v1::ActionItem& item : *edit.mutable_action_items()) {
+    item.set_id(absl::AsciiStrToUpper(item.id()));
+  }
+  edit.mutable_action_items(0)->set_owner("dba-team");
+  absl::StatusOr<v1::Postmortem> updated = store_->Update(edit, 1, Soon());
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  ASSERT_EQ(updated->action_items_size(), 2);
+  EXPECT_EQ(updated->action_items(0).id(), stored.action_items(0).id());
+  EXPECT_EQ(updated->action_items(1).id(), stored.action_items(1).id());
+  EXPECT_EQ(updated->action_items(0).history_size(), 1);
+
+  v1::UpdateActionItemRequest req;
+  req.set_postmortem_id(stored.id());
+  req.set_action_item_id(absl::AsciiStrToUpper(stored.action_items(1).id()));
+  req.set_status(v1::ActionItem::WONT_DO);
+  absl::StatusOr<v1::ActionItem> item = store_->UpdateActionItem(req, Soon());
+  ASSERT_TRUE(item.ok()) << item.status();
+  EXPECT_EQ(item->id(), stored.action_items(1).id());
+  EXPECT_EQ(item->status(), v1::ActionItem::WONT_DO);
 }
 
 TEST_F(PgStoreTest, UpperCaseIdNamesTheSamePostmortem) {
@@ -573,6 +709,30 @@ TEST_F(PgStoreTest, DeadlineBecomesStatementTimeout) {
       store_->Delete(stored.id(), 0, absl::Now() + absl::Milliseconds(300));
   EXPECT_EQ(deleted.code(), absl::StatusCode::kDeadlineExceeded) << deleted;
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+TEST_F(PgStoreTest, DeadlineBecomesLockTimeoutToo) {
+  // Reports the settings the store's transaction runs with.
+  {
+    pqxx::connection conn(connection_string());
+    pqxx::work tx(conn);
+    tx.exec(
+        "CREATE FUNCTION report_timeouts() RETURNS trigger LANGUAGE plpgsql "
+        "AS $$ BEGIN RAISE EXCEPTION 'statement_timeout=% lock_timeout=%', "
+        "current_setting('statement_timeout'), "
+        "current_setting('lock_timeout'); END $$;"
+        "CREATE TRIGGER report_timeouts BEFORE INSERT ON postmortems "
+        "FOR EACH ROW EXECUTE FUNCTION report_timeouts()");
+    tx.commit();
+  }
+  absl::StatusOr<SubmitResult> result =
+      store_->Submit(FullPostmortem("pm", kJan2024), "", Soon());
+  ASSERT_FALSE(result.ok());
+  const std::string message(result.status().message());
+  EXPECT_THAT(message, HasSubstr("statement_timeout="));
+  EXPECT_THAT(message, Not(HasSubstr("statement_timeout=0 ")));
+  EXPECT_THAT(message, HasSubstr("lock_timeout="));
+  EXPECT_THAT(message, Not(HasSubstr("lock_timeout=0")));
 }
 
 TEST_F(PgStoreTest, BusyPoolWaitsOnlyUntilTheDeadline) {
