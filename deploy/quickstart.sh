@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, starts dejad
-# on its embedded PostgreSQL under ./deja-data, loads the sample postmortems
-# and shows example queries. dejad keeps serving until Ctrl-C.
+# on its embedded PostgreSQL under ./deja-data (or, as root in a checkout the
+# postgres user cannot enter, /var/lib/deja/quickstart-data), loads the
+# sample postmortems and shows example queries. dejad keeps serving until
+# Ctrl-C.
 #   --once   stop dejad after the example queries (for scripts and CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +15,16 @@ build_dir=${DEJA_BUILD_DIR:-build}
 
 ./deploy/install-deps.sh
 ./deploy/build.sh --target dejad deja
+
+# As root, dejad runs PostgreSQL as `postgres`, who must be able to enter
+# every parent of the data dir; a clone under /root (mode 0700) is not. Only
+# the default moves: an explicit DEJA_DATA_DIR gets dejad's own error.
+if [[ -z ${DEJA_DATA_DIR:-} ]] && ((EUID == 0)) && id -u postgres >/dev/null 2>&1 &&
+  ! runuser -u postgres -- test -x "$PWD"; then
+  data_dir=/var/lib/deja/quickstart-data
+  mkdir -p "$(dirname "$data_dir")"
+  echo "quickstart: user postgres cannot enter $PWD, so the data goes to $data_dir"
+fi
 dejad=$build_dir/services/dejad
 deja=$build_dir/cli/deja
 

@@ -79,7 +79,15 @@ ABSL_FLAG(int, max_message_bytes, 4 << 20,
 namespace deja {
 namespace {
 
-constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+// A call's database work ends by the client's deadline or after
+// kMaxCallTime, whichever comes first. The shutdown grace follows from it:
+// gRPC cancels the calls still running when the grace ends but waits for
+// their handlers all the same, so a grace shorter than the cap would not stop
+// dejad sooner, only turn answers into CANCELLED. The extra seconds let the
+// database report its statement timeout and the answer go out.
+constexpr int64_t kMaxCallSeconds = 10;
+constexpr absl::Duration kMaxCallTime = absl::Seconds(kMaxCallSeconds);
+constexpr absl::Duration kShutdownGrace = absl::Seconds(kMaxCallSeconds + 2);
 
 // absl flags spell names with '_'; the documented spelling uses '-'
 // (--data-dir). Both are accepted.
@@ -117,16 +125,23 @@ void GrpcLogToEventLog(gpr_log_func_args* args) {
 // dejad on the same directory stops before it touches the first one's
 // PostgreSQL cluster. The kernel drops the lock when the process dies, so a
 // crash never leaves a stale lock behind.
+//
+// Creates the data dir itself but never its parents: as root, EmbeddedPostgres
+// makes the data dir traversable for the server user, and a parent made here
+// would be one it does not consider its own to open up.
 absl::StatusOr<int> LockDataDir(const std::filesystem::path& data_dir) {
   std::error_code error;
   if (!std::filesystem::exists(data_dir, error)) {
-    // Only the directory itself, private like the cluster inside it;
-    // EmbeddedPostgres makes it traversable for the server user.
-    std::filesystem::create_directories(data_dir.parent_path(), error);
-    if (error || (mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST)) {
+    const std::filesystem::path parent = data_dir.parent_path();
+    if (!std::filesystem::is_directory(parent, error)) {
       return absl::FailedPreconditionError(
-          absl::StrCat("cannot create ", data_dir.string(), ": ",
-                       error ? error.message() : std::strerror(errno)));
+          absl::StrCat("--data-dir ", data_dir.string(), ": parent directory ",
+                       parent.string(), " does not exist"));
+    }
+    // Private like the cluster inside it.
+    if (mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create ", data_dir.string(), ": ", std::strerror(errno)));
     }
   }
   const std::filesystem::path lock_path = data_dir / "dejad.lock";
@@ -160,6 +175,10 @@ std::string WithPort(const std::string& listen, int port) {
       colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
 }
 
+// As root, PostgreSQL runs as an unprivileged user who must be able to enter
+// every parent of the data dir; a checkout under /root (mode 0700) is the
+// usual way to miss that. EmbeddedPostgres names the directory, dejad adds
+// which flag fixes it.
 int Fail(absl::string_view what) {
   LogEvent(absl::StrCat("startup failed: ", what));
   return 1;
@@ -208,13 +227,16 @@ int Run(int argc, char** argv) {
   std::string connection_string = database_url;
   if (database_url.empty()) {
     std::error_code error;
-    const std::filesystem::path data_dir =
-        std::filesystem::absolute(absl::GetFlag(FLAGS_data_dir), error);
-    // EmbeddedPostgres creates the directory itself: it knows which parents
-    // the unprivileged server user must be able to traverse.
+    std::filesystem::path data_dir =
+        std::filesystem::absolute(absl::GetFlag(FLAGS_data_dir), error)
+            .lexically_normal();
     if (error) {
       return Fail(absl::StrCat("bad --data-dir ", absl::GetFlag(FLAGS_data_dir),
                                ": ", error.message()));
+    }
+    // "/var/lib/deja/" names /var/lib/deja, whose parent is /var/lib.
+    if (!data_dir.has_filename() && data_dir.has_parent_path()) {
+      data_dir = data_dir.parent_path();
     }
     absl::StatusOr<int> lock = LockDataDir(data_dir);
     if (!lock.ok()) return Fail(lock.status().message());
@@ -225,10 +247,9 @@ int Run(int argc, char** argv) {
     options.root_dir = data_dir.string();
     absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> started =
         EmbeddedPostgres::Start(options);
-    if (!started.ok()) {
+    if (!started.ok())
       return Fail(absl::StrCat("embedded PostgreSQL did not start: ",
                                started.status().ToString()));
-    }
     embedded = *std::move(started);
     connection_string = embedded->ConnectionString();
     LogEvent(absl::StrCat("embedded PostgreSQL started in ", MillisSince(start),
@@ -256,7 +277,7 @@ int Run(int argc, char** argv) {
     return Fail(
         absl::StrCat("cannot open the store: ", store.status().ToString()));
   }
-  auto service = std::make_unique<PostmortemService>(**store);
+  auto service = std::make_unique<PostmortemService>(**store, kMaxCallTime);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

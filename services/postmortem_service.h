@@ -4,8 +4,9 @@
 // deja.v1.PostmortemService over a PostmortemStore: each call is validated
 // (INVALID_ARGUMENT naming the field, nothing written), then passed to the
 // store with the client's deadline, capped at `max_call_time` so that a
-// caller without a deadline cannot hold a database connection forever. Store
-// errors reach the client with their code and message unchanged.
+// caller without a deadline cannot hold a database connection forever (dejad
+// derives its shutdown grace from the same value). Store errors reach the
+// client with their code and message unchanged.
 //
 // Thread-safe as far as the store is (PostmortemStore promises it). The
 // store must outlive the service.
@@ -18,8 +19,7 @@ namespace deja {
 
 class PostmortemService : public ProtoService {
  public:
-  explicit PostmortemService(PostmortemStore& store,
-                             absl::Duration max_call_time = absl::Seconds(30));
+  PostmortemService(PostmortemStore& store, absl::Duration max_call_time);
 
  private:
   absl::Status Submit(grpc::ServerContext& context,

@@ -7,6 +7,10 @@
 // before any handler runs; here the client gets INVALID_ARGUMENT naming the
 // field ("postmortem.title: not valid UTF-8").
 //
+// This needs grpc::internal::RpcServiceMethod and RpcMethodHandler, which are
+// not gRPC's stable API: it is pinned to gRPC 1.51 (Debian 12), and the
+// raw-bytes tests (unit and e2e) catch a gRPC that changes them.
+//
 // Method paths come from the generated ServiceDescriptor, so clients,
 // generated stubs and server reflection see the usual service. Every
 // handler's exception becomes INTERNAL (gRPC would say UNKNOWN), and failures

@@ -120,7 +120,8 @@ absl::Status MakeTraversable(const fs::path& dir, const ServerUser& user,
       if (!created_here || chmod(p.c_str(), (st.st_mode & 07777) | S_IXOTH)) {
         return absl::FailedPreconditionError(absl::StrFormat(
             "PostgreSQL runs as user '%s', who cannot enter %s (mode %04o); "
-            "choose a data directory that user can reach, or chmod o+x %s",
+            "put the data directory where that user can reach it (e.g. "
+            "under /var/lib/deja), or chmod o+x %s",
             user.name, p.string(), st.st_mode & 07777, p.string()));
       }
     }

@@ -5,6 +5,7 @@
     server.address                   # "127.0.0.1:PORT"
     server.restart()                 # stop, then start on the same data dir
     server.stop()                    # SIGTERM, asserts a clean exit
+    server.terminate(); ...; server.wait_stopped()   # the same, in two steps
     server.cleanup()                 # stop if running, remove the temp dirs
 
 One dejad per test module (setUpModule / tearDownModule): starting one
@@ -152,8 +153,34 @@ class DejadProcess:
         stdout line, and that no process still uses the data dir."""
         if self.proc is None:
             return
+        self.terminate()
+        return self.wait_stopped(check=check)
+
+    def terminate(self):
+        """Sends SIGTERM and returns at once (dejad starts draining)."""
+        assert self.proc is not None, "dejad not running"
+        self.proc.send_signal(signal.SIGTERM)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def postgres_socket_dir(self):
+        """The embedded PostgreSQL's socket directory, as dejad logged it."""
+        m = re.search(r"postgres started in .*, socket ([^\s,]+)",
+                      self.stderr_text(tail=1 << 20))
+        return m.group(1) if m else os.path.join(self.data_dir, "run")
+
+    def postgres_pid(self):
+        """The embedded postmaster's pid, as dejad logged it, or None."""
+        m = re.search(r"postgres started in [^:]*: pid (\d+)",
+                      self.stderr_text(tail=1 << 20))
+        return int(m.group(1)) if m else None
+
+    def wait_stopped(self, check=True):
+        """Waits for the exit after terminate(); checks as stop() does."""
+        if self.proc is None:
+            return
         proc, self.proc = self.proc, None
-        proc.send_signal(signal.SIGTERM)
         try:
             code = proc.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
