@@ -27,21 +27,13 @@ def setUpModule():
     global SERVER, WORK, DEJA
     DEJA = dejad_process.env_path("DEJA")
     WORK = tempfile.mkdtemp(prefix="deja-e2e-cli-")
-    SERVER = dejad_process.DejadProcess()
-    try:
-        SERVER.start()
-    except BaseException:
-        SERVER.cleanup()
-        raise
+    SERVER = dejad_process.start_module_server()
 
 
 def tearDownModule():
     try:
-        if SERVER is not None and SERVER.proc is not None:
-            SERVER.stop()
+        dejad_process.stop_module_server(SERVER)
     finally:
-        if SERVER is not None:
-            SERVER.cleanup()
         if WORK:
             import shutil
             shutil.rmtree(WORK, ignore_errors=True)

@@ -36,12 +36,7 @@ NOT_SERVING = b"\x08\x02"
 
 def setUpModule():
     global SERVER
-    SERVER = dejad_process.DejadProcess()
-    try:
-        SERVER.start()
-    except BaseException:
-        SERVER.cleanup()
-        raise
+    SERVER = dejad_process.start_module_server()
 
 
 def tearDownModule():

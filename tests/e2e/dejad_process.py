@@ -269,3 +269,25 @@ class DejadProcess:
                 proc.kill()
                 proc.wait()
         self._kill(self._leftover_processes())
+
+
+def start_module_server():
+    """A started dejad for one test module (setUpModule); cleans up on failure."""
+    server = DejadProcess()
+    try:
+        server.start()
+    except BaseException:
+        server.cleanup()
+        raise
+    return server
+
+
+def stop_module_server(server):
+    """Stops (checking a clean exit) and removes what start_module_server made."""
+    if server is None:
+        return
+    try:
+        if server.proc is not None:
+            server.stop()
+    finally:
+        server.cleanup()

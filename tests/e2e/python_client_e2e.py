@@ -31,12 +31,7 @@ BASE_TIME = 1709287200
 
 def setUpModule():
     global SERVER
-    SERVER = dejad_process.DejadProcess()
-    try:
-        SERVER.start()
-    except BaseException:
-        SERVER.cleanup()
-        raise
+    SERVER = dejad_process.start_module_server()
 
 
 def tearDownModule():
@@ -44,11 +39,8 @@ def tearDownModule():
         for ch in _channels.values():
             ch.close()
         _channels.clear()
-        if SERVER is not None and SERVER.proc is not None:
-            SERVER.stop()
     finally:
-        if SERVER is not None:
-            SERVER.cleanup()
+        dejad_process.stop_module_server(SERVER)
 
 
 def channel():
