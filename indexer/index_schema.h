@@ -1,0 +1,58 @@
+#ifndef DEJA_INDEXER_INDEX_SCHEMA_H_
+#define DEJA_INDEXER_INDEX_SCHEMA_H_
+
+// The Xapian index's conventions, shared by the document builder (writes
+// them) and the searcher (reads them). Changing one is a format change: the
+// index must then be rebuilt (kSchemaVersion).
+//
+// Prefixes follow omega's conventions: Q unique id, S title, K tag, X... for
+// Deja's own. Boolean terms hold lowercased values.
+
+#include <cstdint>
+
+namespace deja::index {
+
+// Stored in the index's metadata under kSchemaVersionKey; an index built
+// with another value is rebuilt on start.
+inline constexpr int kSchemaVersion = 1;
+inline constexpr char kSchemaVersionKey[] = "deja.schema_version";
+
+// Boolean filter terms (exact values, no positions, no weight).
+inline constexpr char kIdPrefix[] = "Q";               // Q<uuid>
+inline constexpr char kTagPrefix[] = "K";              // Kdns
+inline constexpr char kTeamPrefix[] = "XTEAM";         // XTEAMpayments
+inline constexpr char kServicePrefix[] = "XSVC";       // XSVCorders-db
+inline constexpr char kSeverityPrefix[] = "XSEV";      // XSEV1 .. XSEV5
+inline constexpr char kCauseCategoryPrefix[] = "XCAT"; // XCATconfig_change
+inline constexpr char kYearPrefix[] = "XY";            // XY2024
+inline constexpr char kMonthPrefix[] = "XM";           // XM202403
+inline constexpr char kSignaturePrefix[] = "XSIG";     // XSIGd7d43238198522c8
+
+// Free-text prefixes: every word is indexed with its field prefix (for
+// `field:word` searches and per-field reasons) and without one (for plain
+// queries), with the field's weight as wdf increment.
+inline constexpr char kTitlePrefix[] = "S";
+inline constexpr char kSummaryPrefix[] = "XS";
+inline constexpr char kImpactPrefix[] = "XI";
+inline constexpr char kDetectionPrefix[] = "XD";
+inline constexpr char kTimelinePrefix[] = "XT";
+inline constexpr char kWhysPrefix[] = "XW";
+inline constexpr char kRootCausePrefix[] = "XC";
+inline constexpr char kContributingPrefix[] = "XF";
+inline constexpr char kResolutionPrefix[] = "XR";  // resolution + mitigation
+inline constexpr char kActionItemPrefix[] = "XA";
+inline constexpr char kOwnerPrefix[] = "XO";
+inline constexpr char kLessonsPrefix[] = "XL";
+inline constexpr char kLogPrefix[] = "XG";
+inline constexpr char kNarrativePrefix[] = "XN";
+
+// Value slots.
+inline constexpr unsigned kStartedAtSlot = 0;  // sortable_serialise(unix s)
+inline constexpr unsigned kSeveritySlot = 1;   // sortable_serialise(1..5)
+inline constexpr unsigned kVersionSlot = 2;    // sortable_serialise(version)
+
+// Document data: a serialized v1::IncidentSummary.
+
+}  // namespace deja::index
+
+#endif  // DEJA_INDEXER_INDEX_SCHEMA_H_

@@ -1,0 +1,69 @@
+#ifndef DEJA_INDEXER_INDEX_SYNC_H_
+#define DEJA_INDEXER_INDEX_SYNC_H_
+
+// The one Xapian writer: keeps the index in step with PostgreSQL by draining
+// the outbox (core/index_feed.h). Each cycle claims a batch, applies it
+// (replace_document on "Q"+id unless the index already holds a newer
+// version; delete_document for deletions), commits Xapian, then completes
+// the batch. It wakes on NOTIFY and also polls, so a lost notification only
+// delays a change by one poll interval.
+//
+// Open() takes the index's write lock: a second writer on the same index_dir
+// waits up to options.lock_wait, then fails with FAILED_PRECONDITION naming
+// the directory. It rebuilds from the feed when there is no index yet, when
+// the index cannot be opened (corrupt) or when it was built with another
+// kSchemaVersion.
+//
+// Thread-safe. Runs its loop on its own thread between Start() and Stop();
+// RunOnce() and Rebuild() may be called at any time (they take turns with
+// the loop). The feed must outlive the IndexSync.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/index_feed.h"
+#include "deja/v1/admin_service.pb.h"
+
+namespace deja {
+
+struct IndexSyncOptions {
+  std::string index_dir;
+  // Outbox rows per Xapian commit.
+  int batch_rows = 500;
+  // Longest sleep between polls of the outbox when no NOTIFY arrives.
+  absl::Duration poll_interval = absl::Seconds(1);
+  // How long Open() waits for another writer to let go of the index.
+  absl::Duration lock_wait = absl::ZeroDuration();
+};
+
+class IndexSync {
+ public:
+  static absl::StatusOr<std::unique_ptr<IndexSync>> Open(
+      IndexFeed& feed, const IndexSyncOptions& options);
+  virtual ~IndexSync() = default;
+
+  // Starts / stops the background loop. Stop() waits for the cycle in
+  // progress to finish; the destructor stops too.
+  virtual void Start() = 0;
+  virtual void Stop() = 0;
+
+  // Drains the outbox now, until no waiting row is left; returns the number
+  // of outbox rows applied.
+  virtual absl::StatusOr<int64_t> RunOnce() = 0;
+
+  // Rebuilds the whole index from the feed into a new generation and swaps
+  // it in (index_directory.h); changes that arrive meanwhile stay in the
+  // outbox and are applied right after.
+  virtual absl::StatusOr<v1::RebuildIndexResponse> Rebuild() = 0;
+
+  // Outbox depth and lag, documents, path, last rebuild and last error.
+  virtual v1::IndexStatus Status() = 0;
+};
+
+}  // namespace deja
+
+#endif  // DEJA_INDEXER_INDEX_SYNC_H_
