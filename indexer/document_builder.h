@@ -17,12 +17,18 @@
 namespace deja::index {
 
 // `postmortem` has an id and a version (it was stored). Terms longer than
-// Xapian's limit are dropped, never thrown.
-Xapian::Document BuildDocument(const v1::Postmortem& postmortem);
+// Xapian's limit are dropped, never thrown. With `spelling_db`, its words are
+// also added to that database's spelling data (for "did you mean").
+Xapian::Document BuildDocument(const v1::Postmortem& postmortem,
+                               Xapian::WritableDatabase* spelling_db = nullptr);
 
 // The compact form kept as document data (action items' `overdue` is left
 // false: it depends on the time of the query).
 v1::IncidentSummary SummaryOf(const v1::Postmortem& postmortem);
+
+// Sets `overdue` on the open action items of `summary` whose due date is
+// before the day of `now` (UTC), as answers show them.
+void MarkOverdue(v1::IncidentSummary& summary, int64_t now_unix_seconds);
 
 // The version stored in a document's kVersionSlot (0 when absent).
 int64_t VersionOf(const Xapian::Document& document);
