@@ -6,10 +6,10 @@
 // free text (English stemming), the value slots, and a serialized
 // v1::IncidentSummary as document data. Pure and thread-safe.
 
+#include <xapian.h>
+
 #include <cstdint>
 #include <string>
-
-#include <xapian.h>
 
 #include "deja/v1/postmortem.pb.h"
 #include "deja/v1/search_service.pb.h"

@@ -57,9 +57,9 @@ absl::StatusOr<std::string> CurrentIndexPath(const std::string& index_dir) {
   std::error_code error;
   const fs::path target = fs::read_symlink(link, error);
   if (error) {
-    return absl::NotFoundError(
-        absl::StrCat("no index in ", index_dir, " yet (", link.string(), ": ",
-                     error.message(), ")"));
+    return absl::NotFoundError(absl::StrCat("no index in ", index_dir, " yet (",
+                                            link.string(), ": ",
+                                            error.message(), ")"));
   }
   const fs::path resolved =
       target.is_absolute() ? target : fs::path(index_dir) / target;
@@ -79,9 +79,9 @@ absl::StatusOr<std::string> NewGeneration(const std::string& index_dir) {
       fs::absolute(fs::path(index_dir) / GenerationName(next), error);
   fs::create_directory(path, error);
   if (error) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot create index generation ", path.string(), ": ",
-        error.message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create index generation ", path.string(), ": ",
+                     error.message()));
   }
   return path.lexically_normal().string();
 }
@@ -97,8 +97,8 @@ absl::Status SwapIn(const std::string& index_dir,
   fs::create_directory_symlink(fs::path(generation_path).filename(), staged,
                                error);
   if (error) {
-    return absl::InternalError(absl::StrCat(
-        "cannot create ", staged.string(), ": ", error.message()));
+    return absl::InternalError(
+        absl::StrCat("cannot create ", staged.string(), ": ", error.message()));
   }
   // rename(2) replaces the old link in one step: readers never see none.
   if (rename(staged.c_str(), link.c_str()) != 0) {

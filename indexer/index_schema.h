@@ -18,15 +18,15 @@ inline constexpr int kSchemaVersion = 1;
 inline constexpr char kSchemaVersionKey[] = "deja.schema_version";
 
 // Boolean filter terms (exact values, no positions, no weight).
-inline constexpr char kIdPrefix[] = "Q";               // Q<uuid>
-inline constexpr char kTagPrefix[] = "K";              // Kdns
-inline constexpr char kTeamPrefix[] = "XTEAM";         // XTEAMpayments
-inline constexpr char kServicePrefix[] = "XSVC";       // XSVCorders-db
-inline constexpr char kSeverityPrefix[] = "XSEV";      // XSEV1 .. XSEV5
-inline constexpr char kCauseCategoryPrefix[] = "XCAT"; // XCATconfig_change
-inline constexpr char kYearPrefix[] = "XY";            // XY2024
-inline constexpr char kMonthPrefix[] = "XM";           // XM202403
-inline constexpr char kSignaturePrefix[] = "XSIG";     // XSIGd7d43238198522c8
+inline constexpr char kIdPrefix[] = "Q";                // Q<uuid>
+inline constexpr char kTagPrefix[] = "K";               // Kdns
+inline constexpr char kTeamPrefix[] = "XTEAM";          // XTEAMpayments
+inline constexpr char kServicePrefix[] = "XSVC";        // XSVCorders-db
+inline constexpr char kSeverityPrefix[] = "XSEV";       // XSEV1 .. XSEV5
+inline constexpr char kCauseCategoryPrefix[] = "XCAT";  // XCATconfig_change
+inline constexpr char kYearPrefix[] = "XY";             // XY2024
+inline constexpr char kMonthPrefix[] = "XM";            // XM202403
+inline constexpr char kSignaturePrefix[] = "XSIG";      // XSIGd7d43238198522c8
 
 // Free-text prefixes: every word is indexed with its field prefix (for
 // `field:word` searches and per-field reasons) and without one (for plain
@@ -50,6 +50,14 @@ inline constexpr char kNarrativePrefix[] = "XN";
 inline constexpr unsigned kStartedAtSlot = 0;  // sortable_serialise(unix s)
 inline constexpr unsigned kSeveritySlot = 1;   // sortable_serialise(1..5)
 inline constexpr unsigned kVersionSlot = 2;    // sortable_serialise(version)
+// Facet values (facets.h), each slot a list of lowercased values as the
+// query language writes them: "orders-db", "sev2", "config_change", "2024".
+inline constexpr unsigned kServiceFacetSlot = 3;
+inline constexpr unsigned kSeverityFacetSlot = 4;
+inline constexpr unsigned kCauseFacetSlot = 5;
+inline constexpr unsigned kTeamFacetSlot = 6;
+inline constexpr unsigned kTagFacetSlot = 7;
+inline constexpr unsigned kYearFacetSlot = 8;
 
 // Document data: a serialized v1::IncidentSummary.
 

@@ -1,0 +1,163 @@
+#include "indexer/facets.h"
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "indexer/index_schema.h"
+
+namespace deja::index {
+namespace {
+
+struct FacetSlot {
+  const char* field;
+  unsigned slot;
+};
+
+// The order of SearchResponse.facets.
+constexpr FacetSlot kFacetSlots[] = {
+    {"service", kServiceFacetSlot}, {"severity", kSeverityFacetSlot},
+    {"cause", kCauseFacetSlot},     {"team", kTeamFacetSlot},
+    {"tag", kTagFacetSlot},         {"year", kYearFacetSlot},
+};
+
+// The boolean terms' normal form (document_builder.cc): trimmed, ASCII
+// lowercase.
+std::string Normal(absl::string_view value) {
+  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
+}
+
+// Each value as a varint length and its bytes: values may hold any byte.
+std::string Encode(const std::set<std::string>& values) {
+  std::string out;
+  for (const std::string& value : values) {
+    size_t length = value.size();
+    while (length >= 0x80) {
+      out.push_back(static_cast<char>((length & 0x7F) | 0x80));
+      length >>= 7;
+    }
+    out.push_back(static_cast<char>(length));
+    out += value;
+  }
+  return out;
+}
+
+void AddSlot(Xapian::Document& document, unsigned slot,
+             const std::set<std::string>& values) {
+  if (!values.empty()) document.add_value(slot, Encode(values));
+}
+
+}  // namespace
+
+void AddFacetValues(const v1::Postmortem& postmortem,
+                    Xapian::Document& document) {
+  std::set<std::string> services;
+  for (const std::string& service : postmortem.services()) {
+    if (std::string value = Normal(service); !value.empty()) {
+      services.insert(std::move(value));
+    }
+  }
+  AddSlot(document, kServiceFacetSlot, services);
+
+  if (postmortem.severity() != v1::SEVERITY_UNSPECIFIED) {
+    AddSlot(document, kSeverityFacetSlot,
+            {absl::StrCat("sev", static_cast<int>(postmortem.severity()))});
+  }
+
+  std::set<std::string> causes;
+  for (const v1::RootCause& cause : postmortem.root_causes()) {
+    if (cause.category() == v1::RootCause::CATEGORY_UNSPECIFIED) continue;
+    causes.insert(
+        absl::AsciiStrToLower(v1::RootCause::Category_Name(cause.category())));
+  }
+  AddSlot(document, kCauseFacetSlot, causes);
+
+  if (std::string team = Normal(postmortem.team()); !team.empty()) {
+    AddSlot(document, kTeamFacetSlot, {std::move(team)});
+  }
+
+  std::set<std::string> tags;
+  for (const std::string& tag : postmortem.tags()) {
+    if (std::string value = Normal(tag); !value.empty()) {
+      tags.insert(std::move(value));
+    }
+  }
+  AddSlot(document, kTagFacetSlot, tags);
+
+  if (postmortem.has_started_at()) {
+    AddSlot(document, kYearFacetSlot,
+            {absl::FormatTime(
+                "%Y", absl::FromUnixSeconds(postmortem.started_at().seconds()),
+                absl::UTCTimeZone())});
+  }
+}
+
+std::vector<std::string> DecodeFacetValues(const std::string& slot_value) {
+  std::vector<std::string> values;
+  size_t pos = 0;
+  while (pos < slot_value.size()) {
+    size_t length = 0;
+    int shift = 0;
+    bool complete = false;
+    while (pos < slot_value.size() && shift < 63) {
+      const auto byte = static_cast<unsigned char>(slot_value[pos++]);
+      length |= static_cast<size_t>(byte & 0x7F) << shift;
+      shift += 7;
+      if ((byte & 0x80) == 0) {
+        complete = true;
+        break;
+      }
+    }
+    if (!complete || length > slot_value.size() - pos) break;
+    values.push_back(slot_value.substr(pos, length));
+    pos += length;
+  }
+  return values;
+}
+
+void FacetCounter::operator()(const Xapian::Document& document,
+                              double /*weight*/) {
+  for (const FacetSlot& facet : kFacetSlots) {
+    const std::string slot_value = document.get_value(facet.slot);
+    if (slot_value.empty()) continue;
+    std::map<std::string, int64_t>& counts = counts_[facet.slot];
+    for (std::string& value : DecodeFacetValues(slot_value)) {
+      ++counts[std::move(value)];
+    }
+  }
+}
+
+Xapian::MatchSpy* FacetCounter::clone() const { return new FacetCounter(); }
+
+std::string FacetCounter::name() const { return "deja::index::FacetCounter"; }
+
+std::vector<v1::Facet> FacetCounter::Facets(size_t max_values) const {
+  std::vector<v1::Facet> facets;
+  for (const FacetSlot& facet_slot : kFacetSlots) {
+    v1::Facet& facet = facets.emplace_back();
+    facet.set_field(facet_slot.field);
+    const auto found = counts_.find(facet_slot.slot);
+    if (found == counts_.end()) continue;
+    std::vector<std::pair<std::string, int64_t>> ranked(found->second.begin(),
+                                                        found->second.end());
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+      if (a.second != b.second) return a.second > b.second;
+      return a.first < b.first;
+    });
+    if (ranked.size() > max_values) ranked.resize(max_values);
+    for (const auto& [value, count] : ranked) {
+      v1::FacetCount* out = facet.add_counts();
+      out->set_value(value);
+      out->set_count(count);
+    }
+  }
+  return facets;
+}
+
+}  // namespace deja::index

@@ -1,0 +1,533 @@
+#include "indexer/index_sync.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <xapian.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "core/event_log.h"
+#include "core/status_macros.h"
+#include "indexer/document_builder.h"
+#include "indexer/index_directory.h"
+#include "indexer/index_schema.h"
+#include "indexer/synonym_table.h"
+
+namespace deja {
+namespace {
+
+constexpr char kLockFileName[] = "writer.lock";
+// Metadata: when the index in use was built from scratch (unix seconds).
+constexpr char kBuiltAtKey[] = "deja.built_at";
+constexpr absl::Duration kLockRetry = absl::Milliseconds(50);
+constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+// How soon the loop hears Stop() while it waits for work.
+constexpr absl::Duration kStopCheck = absl::Milliseconds(250);
+constexpr int64_t kProgressEvery = 10000;
+
+// I/O trouble (disk full, permissions, a vanished directory) may pass;
+// corruption and misuse do not.
+absl::Status StatusFromXapian(const Xapian::Error& e, absl::string_view what,
+                              absl::string_view path) {
+  const std::string message =
+      absl::StrCat(what, " (index ", path, "): ", e.get_description());
+  // Xapian::Error is not polymorphic: its type name tells the subclass.
+  const std::string type = e.get_type();
+  if (type == "DatabaseLockError")
+    return absl::FailedPreconditionError(message);
+  if (type == "DatabaseCorruptError") return absl::InternalError(message);
+  // DatabaseError and its other subclasses (opening, closed, create ...).
+  if (absl::StartsWith(type, "Database")) {
+    return absl::UnavailableError(message);
+  }
+  return absl::InternalError(message);
+}
+
+absl::Status StatusFromException(const std::exception& e,
+                                 absl::string_view what,
+                                 absl::string_view path) {
+  return absl::InternalError(
+      absl::StrCat(what, " (index ", path, "): ", e.what()));
+}
+
+absl::Status Annotate(const absl::Status& status, absl::string_view what) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat(what, ": ", status.message()));
+}
+
+// Takes flock(LOCK_EX) on <index_dir>/writer.lock, waiting up to `wait`;
+// returns the descriptor that holds it. flock rather than Xapian's own lock:
+// that one lives inside a generation and would not survive a swap. The lock
+// belongs to the open file description, so a second Open() in the same
+// process is refused too.
+absl::StatusOr<int> LockWriter(const std::string& index_dir,
+                               absl::Duration wait) {
+  std::error_code error;
+  std::filesystem::create_directories(index_dir, error);
+  if (error) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create index directory ", index_dir, ": ", error.message()));
+  }
+  const std::string path =
+      (std::filesystem::path(index_dir) / kLockFileName).string();
+  // O_CLOEXEC: a child (the embedded PostgreSQL) must not inherit the lock.
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  const absl::Time deadline = absl::Now() + wait;
+  while (true) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+    const int flock_errno = errno;
+    if (flock_errno == EINTR) continue;
+    if (flock_errno != EWOULDBLOCK) {
+      close(fd);
+      return absl::InternalError(
+          absl::StrCat("cannot lock ", path, ": ", std::strerror(flock_errno)));
+    }
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      close(fd);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "index ", index_dir,
+          " is in use by another indexer (dejad or deja-indexer); only one "
+          "may write it"));
+    }
+    absl::SleepFor(std::min(left, kLockRetry));
+  }
+}
+
+// The version the index holds for `id_term`, or -1 when it holds none.
+int64_t IndexedVersion(Xapian::WritableDatabase& db,
+                       const std::string& id_term) {
+  Xapian::PostingIterator it = db.postlist_begin(id_term);
+  if (it == db.postlist_end(id_term)) return -1;
+  return index::VersionOf(db.get_document(*it));
+}
+
+class XapianIndexSync final : public IndexSync {
+ public:
+  XapianIndexSync(IndexFeed& feed, const IndexSyncOptions& options, int lock_fd)
+      : feed_(feed), options_(options), lock_fd_(lock_fd) {}
+
+  ~XapianIndexSync() override {
+    Stop();
+    {
+      absl::MutexLock lock(&cycle_mu_);
+      CloseWriterLocked();
+    }
+    // Last: the next writer may take over only once Xapian has let go.
+    close(lock_fd_);
+  }
+
+  // Opens the index in use, or rebuilds it when it is missing, unreadable
+  // or of another schema version.
+  absl::Status OpenIndex() {
+    absl::MutexLock lock(&cycle_mu_);
+    return OpenWriterLocked();
+  }
+
+  void Start() override {
+    absl::MutexLock lock(&thread_mu_);
+    if (thread_.joinable()) return;
+    {
+      absl::MutexLock state(&state_mu_);
+      stop_ = false;
+      running_ = true;
+    }
+    thread_ = std::thread([this] { Loop(); });
+  }
+
+  void Stop() override {
+    absl::MutexLock lock(&thread_mu_);
+    if (!thread_.joinable()) return;
+    {
+      absl::MutexLock state(&state_mu_);
+      stop_ = true;
+    }
+    thread_.join();
+    absl::MutexLock state(&state_mu_);
+    running_ = false;
+  }
+
+  absl::StatusOr<int64_t> RunOnce() override {
+    absl::StatusOr<int64_t> applied = Drain(/*stop_aware=*/false);
+    RecordOutcome(applied.status());
+    return applied;
+  }
+
+  absl::StatusOr<v1::RebuildIndexResponse> Rebuild() override {
+    absl::MutexLock lock(&cycle_mu_);
+    return RebuildLocked();
+  }
+
+  v1::IndexStatus Status() override {
+    // Only cached values: Status() must answer while a rebuild runs.
+    absl::StatusOr<OutboxStats> stats = feed_.Stats();
+    v1::IndexStatus status;
+    absl::MutexLock lock(&state_mu_);
+    if (stats.ok()) {
+      status.set_pending(stats->pending);
+      status.set_lag_seconds(absl::ToDoubleSeconds(stats->oldest_age));
+    }
+    status.set_documents(documents_);
+    status.set_indexer_running(running_);
+    status.set_index_path(index_path_);
+    if (built_at_ > 0) status.mutable_last_rebuild()->set_seconds(built_at_);
+    if (!last_error_.empty()) {
+      status.set_last_error(last_error_);
+    } else if (!stats.ok()) {
+      status.set_last_error(
+          absl::StrCat("outbox statistics: ", stats.status().ToString()));
+    }
+    return status;
+  }
+
+ private:
+  void Loop() {
+    absl::Duration backoff = absl::ZeroDuration();
+    while (!StopRequested()) {
+      absl::Status status = Drain(/*stop_aware=*/true).status();
+      RecordOutcome(status);
+      if (status.ok()) {
+        status = Annotate(WaitForWorkOrStop(), "wait for outbox notifications");
+        if (!status.ok()) RecordOutcome(status);
+      }
+      if (status.ok()) {
+        backoff = absl::ZeroDuration();
+        continue;
+      }
+      // The database or the disk is in trouble: retry, but not in a spin.
+      backoff = backoff == absl::ZeroDuration()
+                    ? kFirstBackoff
+                    : std::min(backoff * 2, kMaxBackoff);
+      absl::MutexLock lock(&state_mu_);
+      state_mu_.AwaitWithTimeout(absl::Condition(&stop_), backoff);
+    }
+  }
+
+  // Waits up to poll_interval for work, in slices so that Stop() is heard
+  // within kStopCheck: IndexFeed has no way to cancel a wait. A slice that
+  // ends before its timeout is a wake-up. A notification landing right at
+  // the end of a slice is caught by the next poll, like a lost one.
+  absl::Status WaitForWorkOrStop() {
+    const absl::Time deadline = absl::Now() + options_.poll_interval;
+    while (!StopRequested()) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) break;
+      const absl::Duration slice = std::min(left, kStopCheck);
+      const absl::Time start = absl::Now();
+      DEJA_RETURN_IF_ERROR(feed_.WaitForWork(slice));
+      if (absl::Now() - start < slice) break;
+    }
+    return absl::OkStatus();
+  }
+
+  bool StopRequested() {
+    absl::MutexLock lock(&state_mu_);
+    return stop_;
+  }
+
+  // Applies batches until a claim comes back empty. The cycle lock is taken
+  // per batch so that a Rebuild() waits for one batch, not for a drain.
+  absl::StatusOr<int64_t> Drain(bool stop_aware) {
+    int64_t applied = 0;
+    while (!(stop_aware && StopRequested())) {
+      absl::MutexLock lock(&cycle_mu_);
+      DEJA_RETURN_IF_ERROR(OpenWriterLocked());
+      absl::StatusOr<std::unique_ptr<OutboxBatch>> batch =
+          feed_.Claim(options_.batch_rows);
+      if (!batch.ok()) return Annotate(batch.status(), "claim outbox rows");
+      if ((*batch)->changes().empty()) break;
+      DEJA_RETURN_IF_ERROR(ApplyLocked(**batch));
+      // Failing here leaves rows that the next claim hands out again:
+      // applying them twice is harmless.
+      DEJA_RETURN_IF_ERROR(
+          Annotate((*batch)->Complete(), "complete outbox rows"));
+      applied += (*batch)->row_count();
+    }
+    return applied;
+  }
+
+  absl::Status ApplyLocked(const OutboxBatch& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    absl::Status status;
+    int64_t documents = 0;
+    try {
+      // A transaction, so that a failure part way leaves nothing behind to
+      // ride along with a later commit; commit_transaction() commits.
+      db_->begin_transaction();
+      for (const IndexChange& change : batch.changes()) {
+        const std::string id_term = index::IdTerm(change.postmortem_id);
+        if (change.deleted) {
+          db_->delete_document(id_term);
+          continue;
+        }
+        // A stale change never overwrites a newer version.
+        if (IndexedVersion(*db_, id_term) >= change.postmortem.version()) {
+          continue;
+        }
+        db_->replace_document(
+            id_term, index::BuildDocument(change.postmortem, db_.get()));
+      }
+      db_->commit_transaction();
+      documents = db_->get_doccount();
+    } catch (const Xapian::Error& e) {
+      status = StatusFromXapian(e, "apply outbox changes", db_path_);
+    } catch (const std::exception& e) {
+      status = StatusFromException(e, "apply outbox changes", db_path_);
+    }
+    if (!status.ok()) {
+      // Reopened by the next cycle, which also retries the batch.
+      try {
+        db_->cancel_transaction();
+      } catch (const Xapian::Error&) {
+        // No transaction left to cancel, or the database is unusable.
+      }
+      CloseWriterLocked();
+      return status;
+    }
+    absl::MutexLock lock(&state_mu_);
+    documents_ = documents;
+    return absl::OkStatus();
+  }
+
+  // Makes db_ the writer of the index in use, rebuilding when needed. A
+  // no-op when it is open already.
+  absl::Status OpenWriterLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    if (db_ != nullptr) return absl::OkStatus();
+    absl::StatusOr<std::string> current =
+        index::CurrentIndexPath(options_.index_dir);
+    std::string reason;
+    if (absl::IsNotFound(current.status())) {
+      reason = absl::StrCat("there is no index in ", options_.index_dir);
+    } else if (!current.ok()) {
+      return current.status();
+    } else {
+      try {
+        auto db = std::make_unique<Xapian::WritableDatabase>(*current,
+                                                             Xapian::DB_OPEN);
+        const std::string schema = db->get_metadata(index::kSchemaVersionKey);
+        if (schema == absl::StrCat(index::kSchemaVersion)) {
+          int64_t built_at = 0;
+          // A damaged timestamp is not worth a rebuild: "never" is shown.
+          if (!absl::SimpleAtoi(db->get_metadata(kBuiltAtKey), &built_at)) {
+            built_at = 0;
+          }
+          const int64_t documents = db->get_doccount();
+          // The table may have grown since the index was built.
+          index::InstallSynonyms(*db);
+          db->commit();
+          AdoptLocked(std::move(db), *current, documents, built_at);
+          return absl::OkStatus();
+        }
+        reason = absl::StrCat("index ", *current, " has schema version ",
+                              schema.empty() ? "(none)" : schema,
+                              " and this indexer writes version ",
+                              index::kSchemaVersion);
+        db->close();
+      } catch (const Xapian::DatabaseLockError& e) {
+        // Not ours (we hold writer.lock): rebuilding would not help.
+        return StatusFromXapian(e, "open index for writing", *current);
+      } catch (const Xapian::Error& e) {
+        reason = absl::StrCat("index ", *current, " cannot be opened (",
+                              e.get_description(), ")");
+      }
+    }
+    LogEvent(absl::StrCat(reason, "; rebuilding it from the database"));
+    return RebuildLocked().status();
+  }
+
+  void AdoptLocked(std::unique_ptr<Xapian::WritableDatabase> db,
+                   const std::string& path, int64_t documents, int64_t built_at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    db_ = std::move(db);
+    db_path_ = path;
+    absl::MutexLock lock(&state_mu_);
+    documents_ = documents;
+    index_path_ = path;
+    built_at_ = built_at;
+  }
+
+  void CloseWriterLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    if (db_ == nullptr) return;
+    try {
+      db_->close();
+    } catch (const Xapian::Error& e) {
+      LogEvent(
+          absl::StrCat("closing index ", db_path_, ": ", e.get_description()));
+    }
+    db_.reset();
+  }
+
+  absl::StatusOr<v1::RebuildIndexResponse> RebuildLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    const absl::Time start = absl::Now();
+    DEJA_ASSIGN_OR_RETURN(const std::string path,
+                          index::NewGeneration(options_.index_dir));
+    LogEvent(
+        absl::StrCat("rebuilding the index from the database into ", path));
+    std::unique_ptr<Xapian::WritableDatabase> fresh;
+    int64_t documents = 0;
+    const int64_t built_at = absl::ToUnixSeconds(start);
+    absl::Status status;
+    try {
+      fresh = std::make_unique<Xapian::WritableDatabase>(
+          path, Xapian::DB_CREATE_OR_OVERWRITE);
+      status = feed_.ForEachPostmortem(
+          [&](const v1::Postmortem& postmortem) -> absl::Status {
+            // Exceptions must not cross into the feed.
+            try {
+              fresh->replace_document(
+                  index::IdTerm(postmortem.id()),
+                  index::BuildDocument(postmortem, fresh.get()));
+            } catch (const Xapian::Error& e) {
+              return StatusFromXapian(
+                  e, absl::StrCat("index postmortem ", postmortem.id()), path);
+            } catch (const std::exception& e) {
+              return StatusFromException(
+                  e, absl::StrCat("index postmortem ", postmortem.id()), path);
+            }
+            if (++documents % kProgressEvery == 0) {
+              LogEvent(absl::StrCat("rebuilding the index: ", documents,
+                                    " postmortems so far"));
+            }
+            return absl::OkStatus();
+          });
+      if (status.ok()) {
+        index::InstallSynonyms(*fresh);
+        fresh->set_metadata(index::kSchemaVersionKey,
+                            absl::StrCat(index::kSchemaVersion));
+        fresh->set_metadata(kBuiltAtKey, absl::StrCat(built_at));
+        fresh->commit();
+      }
+    } catch (const Xapian::Error& e) {
+      status = StatusFromXapian(e, "rebuild index", path);
+    } catch (const std::exception& e) {
+      status = StatusFromException(e, "rebuild index", path);
+    }
+    if (status.ok()) status = index::SwapIn(options_.index_dir, path);
+    if (!status.ok()) {
+      // The index in use is untouched; drop the half-built generation.
+      try {
+        if (fresh != nullptr) fresh->close();
+      } catch (const Xapian::Error&) {
+        // It is removed below either way.
+      }
+      fresh.reset();
+      std::error_code error;
+      std::filesystem::remove_all(path, error);
+      const absl::Status failed = Annotate(status, "rebuild the index");
+      LogEvent(failed.ToString());
+      return failed;
+    }
+    CloseWriterLocked();
+    AdoptLocked(std::move(fresh), path, documents, built_at);
+    if (absl::Status removed = index::RemoveOldGenerations(options_.index_dir);
+        !removed.ok()) {
+      // Only disk space is at stake; the next rebuild tries again.
+      LogEvent(removed.ToString());
+    }
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    LogEvent(absl::StrFormat("index rebuilt: %d postmortems in %.2f s, %s",
+                             documents, seconds, path));
+    v1::RebuildIndexResponse response;
+    response.set_documents(documents);
+    response.set_seconds(seconds);
+    response.set_index_path(path);
+    return response;
+  }
+
+  // Keeps last_error and logs each distinct error once, not every retry.
+  void RecordOutcome(const absl::Status& status) {
+    std::string event;
+    {
+      absl::MutexLock lock(&state_mu_);
+      if (status.ok()) {
+        if (!last_error_.empty()) {
+          event = absl::StrCat(
+              "index sync recovered (last error: ", last_error_, ")");
+        }
+        last_error_.clear();
+        last_logged_error_.clear();
+      } else {
+        last_error_ = status.ToString();
+        if (last_error_ != last_logged_error_) {
+          last_logged_error_ = last_error_;
+          event = absl::StrCat("index sync: ", last_error_);
+        }
+      }
+    }
+    if (!event.empty()) LogEvent(event);
+  }
+
+  IndexFeed& feed_;
+  const IndexSyncOptions options_;
+  const int lock_fd_;
+
+  // Serialises Start() and Stop().
+  absl::Mutex thread_mu_;
+  std::thread thread_ ABSL_GUARDED_BY(thread_mu_);
+
+  // Taken by each batch and by Rebuild(): they take turns with the writer.
+  absl::Mutex cycle_mu_ ABSL_ACQUIRED_BEFORE(state_mu_);
+  std::unique_ptr<Xapian::WritableDatabase> db_ ABSL_GUARDED_BY(cycle_mu_);
+  std::string db_path_ ABSL_GUARDED_BY(cycle_mu_);
+
+  // What Status() reports, and the loop's stop flag.
+  absl::Mutex state_mu_;
+  bool stop_ ABSL_GUARDED_BY(state_mu_) = false;
+  bool running_ ABSL_GUARDED_BY(state_mu_) = false;
+  int64_t documents_ ABSL_GUARDED_BY(state_mu_) = 0;
+  std::string index_path_ ABSL_GUARDED_BY(state_mu_);
+  int64_t built_at_ ABSL_GUARDED_BY(state_mu_) = 0;
+  std::string last_error_ ABSL_GUARDED_BY(state_mu_);
+  std::string last_logged_error_ ABSL_GUARDED_BY(state_mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<IndexSync>> IndexSync::Open(
+    IndexFeed& feed, const IndexSyncOptions& options) {
+  if (options.index_dir.empty()) {
+    return absl::InvalidArgumentError("IndexSyncOptions.index_dir is empty");
+  }
+  if (options.batch_rows <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("IndexSyncOptions.batch_rows must be positive, not ",
+                     options.batch_rows));
+  }
+  if (options.poll_interval <= absl::ZeroDuration()) {
+    // Zero would make the loop claim in a spin.
+    return absl::InvalidArgumentError(
+        absl::StrCat("IndexSyncOptions.poll_interval must be positive, not ",
+                     absl::FormatDuration(options.poll_interval)));
+  }
+  DEJA_ASSIGN_OR_RETURN(const int lock_fd,
+                        LockWriter(options.index_dir, options.lock_wait));
+  auto sync = std::make_unique<XapianIndexSync>(feed, options, lock_fd);
+  DEJA_RETURN_IF_ERROR(sync->OpenIndex());
+  return std::unique_ptr<IndexSync>(std::move(sync));
+}
+
+}  // namespace deja

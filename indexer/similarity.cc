@@ -1,0 +1,777 @@
+#include "indexer/similarity.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/error_signature.h"
+#include "indexer/document_builder.h"
+#include "indexer/index_schema.h"
+#include "indexer/synonyms.h"
+
+namespace deja::index {
+namespace {
+
+constexpr int kDefaultLimit = 10;
+constexpr int kMaxLimit = 50;
+// Terms taken from the document in "more like this" mode.
+constexpr int kLikeThisTerms = 40;
+
+// Function words and the filler of incident prose. Sorted (binary search).
+constexpr const char* kStopWords[] = {
+    "a",       "about",  "above",   "after",  "again",   "against", "all",
+    "also",    "am",     "an",      "and",    "any",     "are",     "as",
+    "at",      "be",     "because", "been",   "before",  "being",   "below",
+    "between", "both",   "but",     "by",     "can",     "could",   "did",
+    "do",      "does",   "doing",   "don",    "down",    "during",  "each",
+    "even",    "ever",   "few",     "for",    "from",    "further", "get",
+    "gets",    "got",    "had",     "has",    "hasn",    "have",    "having",
+    "he",      "her",    "here",    "hers",   "him",     "his",     "how",
+    "i",       "if",     "in",      "into",   "is",      "isn",     "it",
+    "its",     "itself", "just",    "keep",   "keeps",   "like",    "looks",
+    "many",    "me",     "might",   "more",   "most",    "much",    "must",
+    "my",      "no",     "nor",     "not",    "now",     "of",      "off",
+    "on",      "once",   "one",     "only",   "or",      "other",   "our",
+    "ours",    "out",    "over",    "own",    "same",    "seems",   "she",
+    "should",  "so",     "some",    "still",  "such",    "than",    "that",
+    "the",     "their",  "them",    "then",   "there",   "these",   "they",
+    "this",    "those",  "through", "to",     "too",     "under",   "until",
+    "up",      "us",     "very",    "was",    "wasn",    "we",      "were",
+    "what",    "when",   "where",   "which",  "while",   "who",     "whom",
+    "why",     "will",   "with",    "within", "without", "won",     "would",
+    "yet",     "you",    "your",    "yours",
+};
+
+bool IsStopWord(const std::string& word) {
+  return std::binary_search(
+      std::begin(kStopWords), std::end(kStopWords), word,
+      [](const std::string& a, const std::string& b) { return a < b; });
+}
+
+// Words that carry no identity: one letter, or numbers other than the
+// three-digit codes (HTTP statuses, ports) engineers quote.
+bool IsNoise(const std::string& word) {
+  if (word.size() < 2) return true;
+  const bool digits = std::all_of(word.begin(), word.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
+  return digits && word.size() != 3;
+}
+
+struct Field {
+  const char* prefix;
+  const char* name;
+};
+
+constexpr Field kFields[] = {
+    {kTitlePrefix, "title"},
+    {kSummaryPrefix, "summary"},
+    {kImpactPrefix, "impact"},
+    {kDetectionPrefix, "detection"},
+    {kTimelinePrefix, "timeline"},
+    {kWhysPrefix, "whys"},
+    {kRootCausePrefix, "root_causes"},
+    {kContributingPrefix, "contributing_factors"},
+    {kResolutionPrefix, "resolution"},
+    {kActionItemPrefix, "action_items"},
+    {kLessonsPrefix, "lessons"},
+    {kLogPrefix, "log_lines"},
+    {kNarrativePrefix, "narrative"},
+};
+
+// One unit of meaning in the description: a word (by its stem) or a
+// synonym-table group.
+struct QueryTerm {
+  // As the description wrote it.
+  std::string surface;
+  // Set for a word.
+  std::string stem;
+  // Set for a synonym group.
+  std::optional<size_t> group;
+  // Summed weight of its occurrences.
+  double weight = 0;
+  // Inverse document frequency in the index (set by Weigh).
+  double idf = 0;
+};
+
+struct Description {
+  std::vector<QueryTerm> terms;
+  // Key ("w:" + stem or "g:" + group) -> index in terms.
+  std::map<std::string, size_t> by_key;
+  // Adjacent content words, unstemmed, for proximity.
+  std::vector<std::pair<std::string, std::string>> bigrams;
+  // Lowercased service names -> as written.
+  std::map<std::string, std::string> services;
+  std::vector<v1::SharedSignature> signatures;
+  // The document itself in "more like this" mode.
+  std::optional<Xapian::docid> self;
+};
+
+// `text`'s words as the index splits them, lowercase, in order.
+std::vector<std::string> Words(const std::string& text) {
+  Xapian::Document scratch;
+  Xapian::TermGenerator generator;
+  generator.set_document(scratch);
+  generator.set_max_word_length(64);
+  generator.index_text(Xapian::Unicode::tolower(text));
+  std::vector<std::pair<Xapian::termpos, std::string>> at;
+  for (auto term = scratch.termlist_begin(); term != scratch.termlist_end();
+       ++term) {
+    for (auto pos = term.positionlist_begin(); pos != term.positionlist_end();
+         ++pos) {
+      at.emplace_back(*pos, *term);
+    }
+  }
+  std::sort(at.begin(), at.end());
+  std::vector<std::string> words;
+  words.reserve(at.size());
+  for (auto& [pos, word] : at) words.push_back(std::move(word));
+  return words;
+}
+
+class DescriptionBuilder {
+ public:
+  DescriptionBuilder(const SimilarityOptions& options, Description& out)
+      : options_(options), out_(out) {}
+
+  void AddWords(const std::vector<std::string>& words, double weight,
+                bool bigrams) {
+    std::vector<SynonymSpan> spans;
+    if (options_.synonyms) spans = FindSynonymSpans(words);
+    auto span = spans.begin();
+    std::string previous;
+    for (size_t i = 0; i < words.size();) {
+      if (span != spans.end() && span->first_word == i) {
+        std::vector<std::string> parts(words.begin() + i,
+                                       words.begin() + i + span->word_count);
+        Add(absl::StrCat("g:", span->group), absl::StrJoin(parts, " "), "",
+            span->group, weight);
+        i += span->word_count;
+        ++span;
+        previous.clear();
+        continue;
+      }
+      const std::string& word = words[i++];
+      if (IsStopWord(word) || IsNoise(word)) {
+        previous.clear();
+        continue;
+      }
+      const std::string stem = stemmer_(word);
+      Add(absl::StrCat("w:", stem), word, stem, std::nullopt, weight);
+      if (bigrams && !previous.empty())
+        out_.bigrams.emplace_back(previous, word);
+      previous = word;
+    }
+  }
+
+  void AddStem(const std::string& stem, const std::string& surface,
+               double weight) {
+    Add(absl::StrCat("w:", stem), surface, stem, std::nullopt, weight);
+  }
+
+ private:
+  void Add(const std::string& key, const std::string& surface,
+           const std::string& stem, std::optional<size_t> group,
+           double weight) {
+    auto [it, inserted] = out_.by_key.emplace(key, out_.terms.size());
+    if (inserted) {
+      QueryTerm term;
+      term.surface = surface;
+      term.stem = stem;
+      term.group = group;
+      out_.terms.push_back(std::move(term));
+    }
+    out_.terms[it->second].weight += weight;
+  }
+
+  const SimilarityOptions& options_;
+  Description& out_;
+  Xapian::Stem stemmer_{"english"};
+};
+
+// Placeholders of a normalised log line ("<num>", "<host>") are not words.
+std::string WithoutPlaceholders(const std::string& normalized) {
+  std::string out;
+  bool inside = false;
+  for (char c : normalized) {
+    if (c == '<') inside = true;
+    if (!inside) out.push_back(c);
+    if (c == '>') {
+      inside = false;
+      out.push_back(' ');
+    }
+  }
+  return out;
+}
+
+Description DescribeRequest(const v1::FindSimilarRequest& request,
+                            const SimilarityOptions& options) {
+  Description description;
+  DescriptionBuilder builder(options, description);
+  builder.AddWords(Words(request.symptoms()), 1.0, true);
+  for (const std::string& line : request.log_lines()) {
+    builder.AddWords(Words(WithoutPlaceholders(NormalizeErrorLine(line))),
+                     options.log_word_weight, false);
+  }
+  const std::vector<std::string> lines(request.log_lines().begin(),
+                                       request.log_lines().end());
+  for (const ErrorSignature& signature : SignaturesOf(lines)) {
+    v1::SharedSignature shared;
+    shared.set_id(signature.id);
+    shared.set_normalized(signature.normalized);
+    description.signatures.push_back(std::move(shared));
+  }
+  for (const std::string& service : request.services()) {
+    const std::string key =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(service));
+    if (key.empty()) continue;
+    description.services.emplace(key, service);
+    builder.AddWords(Words(service), options.service_word_weight, false);
+  }
+  return description;
+}
+
+// Unprefixed stemmed terms ("Z" + a lowercase stem) that are not stop words.
+class ContentStemDecider : public Xapian::ExpandDecider {
+ public:
+  bool operator()(const std::string& term) const override {
+    if (term.size() < 3 || term[0] != 'Z' ||
+        absl::ascii_isupper(static_cast<unsigned char>(term[1]))) {
+      return false;
+    }
+    const std::string stem = term.substr(1);
+    return !IsStopWord(stem) && !IsNoise(stem);
+  }
+};
+
+// "More like this": the document's most distinctive stems stand for it.
+Description DescribeDocument(const Xapian::Database& db, Xapian::docid docid,
+                             const SimilarityOptions& options) {
+  Description description;
+  description.self = docid;
+  DescriptionBuilder builder(options, description);
+  Xapian::Enquire enquire(db);
+  Xapian::RSet rset;
+  rset.add_document(docid);
+  const ContentStemDecider decider;
+  const Xapian::ESet eset = enquire.get_eset(kLikeThisTerms, rset, &decider);
+  double top = 0;
+  for (auto it = eset.begin(); it != eset.end(); ++it) {
+    top = std::max(top, it.get_weight());
+  }
+  // A readable form of each stem: the document's own word for it.
+  std::map<std::string, std::string> surface;
+  const Xapian::Stem stemmer("english");
+  const Xapian::Document document = db.get_document(docid);
+  for (auto term = document.termlist_begin(); term != document.termlist_end();
+       ++term) {
+    const std::string& word = *term;
+    if (word.empty() ||
+        !absl::ascii_islower(static_cast<unsigned char>(word[0])))
+      continue;
+    surface.emplace(stemmer(word), word);
+  }
+  for (auto it = eset.begin(); it != eset.end(); ++it) {
+    const std::string stem = (*it).substr(1);
+    const auto found = surface.find(stem);
+    builder.AddStem(stem, found == surface.end() ? stem : found->second,
+                    top > 0 ? 2.0 * it.get_weight() / top : 1.0);
+  }
+  for (auto term = document.termlist_begin(); term != document.termlist_end();
+       ++term) {
+    const std::string& value = *term;
+    if (value.rfind(kServicePrefix, 0) == 0) {
+      const std::string name = value.substr(std::strlen(kServicePrefix));
+      description.services.emplace(name, name);
+    } else if (value.rfind(kSignaturePrefix, 0) == 0) {
+      v1::SharedSignature shared;
+      // The template is not kept in the index; the id is what matches.
+      shared.set_id(value.substr(std::strlen(kSignaturePrefix)));
+      description.signatures.push_back(std::move(shared));
+    }
+  }
+  return description;
+}
+
+double Idf(double n, double docs) {
+  return std::log(1.0 + (docs - n + 0.5) / (n + 0.5));
+}
+
+// Sets each term's idf from the index's document frequencies (a group: the
+// documents holding any of its forms, phrases included; a group written only
+// as phrases, "replication lag", is not a word nobody wrote, and its idf
+// squared would otherwise outweigh the rest of the description in the
+// verdict's coverage).
+void Weigh(const Xapian::Database& db, Description& description) {
+  const double docs = std::max<double>(1, db.get_doccount());
+  const Xapian::Stem stemmer("english");
+  for (QueryTerm& term : description.terms) {
+    double n = 0;
+    if (term.group) {
+      Xapian::Enquire enquire(db);
+      enquire.set_weighting_scheme(Xapian::BoolWeight());
+      enquire.set_query(SynonymQuery(*term.group, "", stemmer));
+      // Exact: every document is counted (check_at_least = all).
+      n = enquire.get_mset(0, 0, db.get_doccount()).get_matches_estimated();
+    } else {
+      n = db.get_termfreq("Z" + term.stem);
+    }
+    term.idf = Idf(n, docs);
+  }
+}
+
+// Diminishing returns for a word repeated in the description.
+double Saturate(double weight) {
+  return weight <= 1.0 ? weight : 1.0 + std::log(weight);
+}
+
+Xapian::Query TermQuery(const QueryTerm& term, const std::string& prefix,
+                        const Xapian::Stem& stemmer) {
+  if (term.group) return SynonymQuery(*term.group, prefix, stemmer);
+  return Xapian::Query(absl::StrCat("Z", prefix, term.stem));
+}
+
+Xapian::Query TextQuery(const Description& description,
+                        const SimilarityOptions& options) {
+  const Xapian::Stem stemmer("english");
+  std::vector<Xapian::Query> parts;
+  for (const QueryTerm& term : description.terms) {
+    parts.emplace_back(Xapian::Query::OP_SCALE_WEIGHT,
+                       TermQuery(term, "", stemmer), Saturate(term.weight));
+  }
+  if (options.title_summary_weight > 0) {
+    for (const QueryTerm& term : description.terms) {
+      const double weight =
+          Saturate(term.weight) * options.title_summary_weight;
+      parts.emplace_back(Xapian::Query::OP_SCALE_WEIGHT,
+                         TermQuery(term, kTitlePrefix, stemmer), weight);
+      parts.emplace_back(Xapian::Query::OP_SCALE_WEIGHT,
+                         TermQuery(term, kSummaryPrefix, stemmer), weight);
+    }
+  }
+  if (options.proximity_weight > 0) {
+    for (const auto& [first, second] : description.bigrams) {
+      const Xapian::Query pair[] = {Xapian::Query(first),
+                                    Xapian::Query(second)};
+      parts.emplace_back(Xapian::Query::OP_SCALE_WEIGHT,
+                         Xapian::Query(Xapian::Query::OP_PHRASE,
+                                       std::begin(pair), std::end(pair), 2),
+                         options.proximity_weight);
+    }
+  }
+  return Xapian::Query(Xapian::Query::OP_OR, parts.begin(), parts.end());
+}
+
+// The stem of a stemmed term of a field that states what failed (title,
+// summary, root causes: "ZXS" + stem), or "" for any other term.
+std::string ShortFieldStem(const std::string& term) {
+  for (const char* prefix : {kTitlePrefix, kSummaryPrefix, kRootCausePrefix}) {
+    const size_t length = 1 + std::strlen(prefix);
+    if (term.size() > length && term[0] == 'Z' &&
+        term.compare(1, length - 1, prefix) == 0 &&
+        // A lowercase stem, not the next letter of a longer prefix.
+        absl::ascii_islower(static_cast<unsigned char>(term[length]))) {
+      return term.substr(length);
+    }
+  }
+  return "";
+}
+
+// Pseudo-relevance feedback after RM3 (Lavrenko and Croft's relevance model
+// interpolated with the query): the first pass's best documents, each
+// trusted in proportion to its score, vote for their terms by relative
+// frequency times idf (a Rocchio centroid of tf-idf vectors, so that the
+// filler every report shares does not win). The strongest terms not already
+// in the description join it; together they weigh `feedback_weight` of the
+// description's own weight. They bridge the vocabulary gap: another report
+// of the same failure names it with the words the best matches share. The
+// votes come from the short fields that state what failed (title, summary,
+// root causes) unless told otherwise: a long narrative also tells its own
+// story (hosts, people, the timeline), and those words drift the topic.
+std::vector<Xapian::Query> FeedbackQuery(const Xapian::Database& db,
+                                         const Xapian::MSet& mset,
+                                         const Description& description,
+                                         const SimilarityOptions& options) {
+  double score_sum = 0;
+  int taken = 0;
+  for (auto it = mset.begin();
+       it != mset.end() && taken < options.feedback_documents; ++it, ++taken) {
+    score_sum += it.get_weight();
+  }
+  if (score_sum <= 0) return {};
+  const double docs = std::max<double>(1, db.get_doccount());
+  const ContentStemDecider decider;
+  // term -> (vote, feedback documents holding it).
+  std::map<std::string, std::pair<double, int>> votes;
+  taken = 0;
+  for (auto it = mset.begin();
+       it != mset.end() && taken < options.feedback_documents; ++it, ++taken) {
+    // Stem ("Z" + stem) -> wdf in the fields that vote.
+    std::map<std::string, double> counts;
+    for (auto term = db.termlist_begin(*it); term != db.termlist_end(*it);
+         ++term) {
+      if (options.feedback_from_short_fields) {
+        const std::string stem = ShortFieldStem(*term);
+        if (!stem.empty()) counts[absl::StrCat("Z", stem)] += term.get_wdf();
+      } else if (decider(*term)) {
+        counts[*term] += term.get_wdf();
+      }
+    }
+    std::vector<std::pair<std::string, double>> terms;
+    double length = 0;
+    for (const auto& [term, wdf] : counts) {
+      if (!decider(term)) continue;
+      const double df = db.get_termfreq(term);
+      // A word no other report uses cannot find another report.
+      if (df < 2) continue;
+      terms.emplace_back(term, wdf * Idf(df, docs));
+      length += wdf;
+    }
+    if (length <= 0) continue;
+    const double trust = it.get_weight() / score_sum;
+    for (const auto& [term, weight] : terms) {
+      auto& [vote, holders] = votes[term];
+      vote += trust * weight / length;
+      ++holders;
+    }
+  }
+  std::vector<std::pair<double, std::string>> ranked;
+  for (const auto& [term, vote_holders] : votes) {
+    const auto& [vote, holders] = vote_holders;
+    // What one document alone says is its own story, not the failure's.
+    if (holders < options.feedback_min_documents) continue;
+    if (description.by_key.count(absl::StrCat("w:", term.substr(1)))) continue;
+    ranked.emplace_back(vote, term);
+  }
+  const size_t kept =
+      std::min(ranked.size(), static_cast<size_t>(options.feedback_terms));
+  std::partial_sort(ranked.begin(), ranked.begin() + kept, ranked.end(),
+                    [](const auto& a, const auto& b) {
+                      return a.first != b.first ? a.first > b.first
+                                                : a.second < b.second;
+                    });
+  ranked.resize(kept);
+  double vote_sum = 0;
+  for (const auto& [vote, term] : ranked) vote_sum += vote;
+  double query_weight = 0;
+  for (const QueryTerm& term : description.terms) {
+    query_weight += Saturate(term.weight);
+  }
+  std::vector<Xapian::Query> expansion;
+  for (const auto& [vote, term] : ranked) {
+    expansion.emplace_back(
+        Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(term),
+        options.feedback_weight * query_weight * vote / vote_sum);
+  }
+  return expansion;
+}
+
+// Applies the time bound and drops the "more like this" document.
+Xapian::Query Restrict(Xapian::Query query, const Description& description,
+                       const v1::FindSimilarRequest& request,
+                       const std::string& self_term) {
+  if (request.has_started_before()) {
+    // started_at < started_before; started_at is whole seconds.
+    const google::protobuf::Timestamp& before = request.started_before();
+    const int64_t last =
+        before.nanos() > 0 ? before.seconds() : before.seconds() - 1;
+    query = Xapian::Query(
+        Xapian::Query::OP_FILTER, query,
+        Xapian::Query(Xapian::Query::OP_VALUE_LE, kStartedAtSlot,
+                      Xapian::sortable_serialise(static_cast<double>(last))));
+  }
+  if (description.self) {
+    query = Xapian::Query(Xapian::Query::OP_AND_NOT, query,
+                          Xapian::Query(self_term));
+  }
+  return query;
+}
+
+struct Candidate {
+  Xapian::docid docid = 0;
+  double text_weight = 0;
+  double rank = 0;
+  double score = 0;
+  std::unordered_set<std::string> terms;
+  std::vector<v1::SharedSignature> signatures;
+  std::vector<std::string> services;
+};
+
+// Whether `terms` hold `term` under `prefix` (any form of a group; every
+// word of a phrase form).
+bool Holds(const std::unordered_set<std::string>& terms, const QueryTerm& term,
+           const std::string& prefix, const Xapian::Stem& stemmer) {
+  if (!term.group) return terms.count(absl::StrCat("Z", prefix, term.stem)) > 0;
+  for (const std::string& member : SynonymGroups()[*term.group]) {
+    if (member.find(' ') == std::string::npos) {
+      if (terms.count(absl::StrCat("Z", prefix, stemmer(member)))) return true;
+      continue;
+    }
+    bool all = true;
+    for (absl::string_view word : absl::StrSplit(member, ' ')) {
+      if (!terms.count(absl::StrCat(prefix, word))) {
+        all = false;
+        break;
+      }
+    }
+    if (all) return true;
+  }
+  return false;
+}
+
+v1::Verdict VerdictOf(double score, const SimilarityOptions& options) {
+  if (score >= options.seen_before_score) return v1::SEEN_BEFORE;
+  if (score >= options.related_score) return v1::POSSIBLY_RELATED;
+  return v1::NEW;
+}
+
+absl::StatusOr<v1::FindSimilarResponse> Run(
+    const Xapian::Database& db, const v1::FindSimilarRequest& request,
+    int64_t now_unix_seconds, const SimilarityOptions& options) {
+  const Xapian::Stem stemmer("english");
+  const int limit = request.limit() <= 0 ? kDefaultLimit
+                                         : std::min(request.limit(), kMaxLimit);
+
+  Description description;
+  std::string self_term;
+  if (!request.postmortem_id().empty()) {
+    self_term = IdTerm(request.postmortem_id());
+    Xapian::PostingIterator posting = db.postlist_begin(self_term);
+    if (posting == db.postlist_end(self_term)) {
+      return absl::NotFoundError(absl::StrCat(
+          "postmortem ", request.postmortem_id(), " is not in the index"));
+    }
+    description = DescribeDocument(db, *posting, options);
+  } else {
+    description = DescribeRequest(request, options);
+  }
+  Weigh(db, description);
+
+  v1::FindSimilarResponse response;
+  for (const v1::SharedSignature& signature : description.signatures) {
+    if (!signature.normalized().empty()) {
+      *response.add_query_signatures() = signature;
+    }
+  }
+
+  Xapian::Enquire enquire(db);
+  enquire.set_weighting_scheme(
+      Xapian::BM25Weight(options.k1, 0, 1, options.b, 0.5));
+  std::map<Xapian::docid, Candidate> candidates;
+  if (!description.terms.empty()) {
+    Xapian::Query text = TextQuery(description, options);
+    enquire.set_query(Restrict(text, description, request, self_term));
+    Xapian::MSet mset = enquire.get_mset(0, options.candidates);
+    if (options.feedback_documents > 0 && !mset.empty()) {
+      const std::vector<Xapian::Query> expansion =
+          FeedbackQuery(db, mset, description, options);
+      if (!expansion.empty()) {
+        const Xapian::MSet first = mset;  // cheap: MSet is reference-counted
+        text = Xapian::Query(Xapian::Query::OP_OR, text,
+                             Xapian::Query(Xapian::Query::OP_OR,
+                                           expansion.begin(), expansion.end()));
+        enquire.set_query(Restrict(text, description, request, self_term));
+        mset = enquire.get_mset(0, options.candidates);
+        if (options.feedback_fusion > 0) {
+          // Fuses the two passes (CombSUM of best-normalised scores): a
+          // document the expansion lifts must also score on the engineer's
+          // own words, which keeps topic drift away from the top. The scale
+          // stays 0..1, the one the bonuses below are measured in.
+          std::map<Xapian::docid, double> fused;
+          const auto add = [&fused](const Xapian::MSet& pass, double share) {
+            const double best = pass.empty() ? 0 : pass.begin().get_weight();
+            if (best <= 0) return;
+            for (auto it = pass.begin(); it != pass.end(); ++it) {
+              fused[*it] += share * it.get_weight() / best;
+            }
+          };
+          add(first, options.feedback_fusion);
+          add(mset, 1 - options.feedback_fusion);
+          for (const auto& [docid, weight] : fused) {
+            Candidate& candidate = candidates[docid];
+            candidate.docid = docid;
+            candidate.text_weight = weight;
+          }
+          mset = Xapian::MSet();
+        }
+      }
+    }
+    for (auto it = mset.begin(); it != mset.end(); ++it) {
+      Candidate& candidate = candidates[*it];
+      candidate.docid = *it;
+      candidate.text_weight = it.get_weight();
+    }
+  }
+  // Every document sharing an error signature is a candidate, whatever its
+  // words.
+  if (!description.signatures.empty()) {
+    std::vector<Xapian::Query> signature_terms;
+    for (const v1::SharedSignature& signature : description.signatures) {
+      signature_terms.emplace_back(
+          absl::StrCat(kSignaturePrefix, signature.id()));
+    }
+    Xapian::Enquire by_signature(db);
+    by_signature.set_weighting_scheme(Xapian::BoolWeight());
+    by_signature.set_query(
+        Restrict(Xapian::Query(Xapian::Query::OP_OR, signature_terms.begin(),
+                               signature_terms.end()),
+                 description, request, self_term));
+    const Xapian::MSet mset = by_signature.get_mset(0, options.candidates);
+    for (auto it = mset.begin(); it != mset.end(); ++it) {
+      candidates[*it].docid = *it;
+    }
+  }
+
+  double top_text = 0;
+  for (const auto& [docid, candidate] : candidates) {
+    top_text = std::max(top_text, candidate.text_weight);
+  }
+  // Coverage weighs each term by idf squared: whether a past incident is the
+  // same one shows in the description's distinctive words, and a
+  // description full of words nobody wrote before is new.
+  double query_mass = 0;
+  double distinctive_mass = 0;
+  for (const QueryTerm& term : description.terms) {
+    query_mass += Saturate(term.weight) * term.idf;
+    distinctive_mass += Saturate(term.weight) * term.idf * term.idf;
+  }
+
+  std::vector<Candidate*> ranked;
+  for (auto& [docid, candidate] : candidates) {
+    const Xapian::Document document = db.get_document(docid);
+    for (auto term = document.termlist_begin(); term != document.termlist_end();
+         ++term) {
+      candidate.terms.insert(*term);
+    }
+    for (const v1::SharedSignature& signature : description.signatures) {
+      if (candidate.terms.count(
+              absl::StrCat(kSignaturePrefix, signature.id()))) {
+        candidate.signatures.push_back(signature);
+      }
+    }
+    for (const auto& [key, written] : description.services) {
+      if (candidate.terms.count(absl::StrCat(kServicePrefix, key))) {
+        candidate.services.push_back(written);
+      }
+    }
+    // The share of the description's weight this document covers.
+    double covered = 0;
+    double distinctive = 0;
+    for (const QueryTerm& term : description.terms) {
+      if (Holds(candidate.terms, term, "", stemmer)) {
+        covered += Saturate(term.weight) * term.idf;
+        distinctive += Saturate(term.weight) * term.idf * term.idf;
+      }
+    }
+    const double coverage = query_mass > 0 ? covered / query_mass : 0;
+    // The square root spreads the useful range (coverage 0.2 .. 0.5) over
+    // the scale the thresholds read.
+    candidate.score =
+        distinctive_mass > 0 ? std::sqrt(distinctive / distinctive_mass) : 0;
+    if (!candidate.signatures.empty()) {
+      candidate.score = std::max(candidate.score, 0.9);
+    }
+    if (!candidate.services.empty()) {
+      candidate.score = std::min(1.0, candidate.score + 0.05);
+    }
+    candidate.rank =
+        (1 - options.coverage_mix) *
+            (top_text > 0 ? candidate.text_weight / top_text : 0) +
+        options.coverage_mix * coverage +
+        (candidate.signatures.empty() ? 0 : options.signature_bonus) +
+        (candidate.services.empty() ? 0 : options.service_bonus);
+    ranked.push_back(&candidate);
+  }
+  std::sort(ranked.begin(), ranked.end(),
+            [](const Candidate* a, const Candidate* b) {
+              if (a->rank != b->rank) return a->rank > b->rank;
+              return a->docid < b->docid;
+            });
+  if (ranked.size() > static_cast<size_t>(limit)) ranked.resize(limit);
+
+  // Most important query terms first in the reasons.
+  std::vector<const QueryTerm*> by_importance;
+  for (const QueryTerm& term : description.terms)
+    by_importance.push_back(&term);
+  std::stable_sort(by_importance.begin(), by_importance.end(),
+                   [](const QueryTerm* a, const QueryTerm* b) {
+                     return Saturate(a->weight) * a->idf >
+                            Saturate(b->weight) * b->idf;
+                   });
+
+  v1::Verdict overall = v1::NEW;
+  for (const Candidate* candidate : ranked) {
+    v1::SimilarIncident* incident = response.add_incidents();
+    v1::IncidentSummary summary;
+    if (!summary.ParseFromString(
+            db.get_document(candidate->docid).get_data())) {
+      return absl::InternalError(absl::StrCat(
+          "index document ", candidate->docid, " has unreadable data"));
+    }
+    MarkOverdue(summary, now_unix_seconds);
+    int open = 0;
+    int overdue = 0;
+    for (const v1::ActionItemSummary& item : summary.action_items()) {
+      open += item.open() ? 1 : 0;
+      overdue += item.overdue() ? 1 : 0;
+    }
+    *incident->mutable_incident() = std::move(summary);
+    incident->set_score(candidate->score);
+    incident->set_verdict(VerdictOf(candidate->score, options));
+    for (const Field& field : kFields) {
+      v1::FieldMatch match;
+      for (const QueryTerm* term : by_importance) {
+        if (Holds(candidate->terms, *term, field.prefix, stemmer)) {
+          match.add_terms(term->surface);
+        }
+      }
+      if (match.terms_size() > 0) {
+        match.set_field(field.name);
+        *incident->add_matched_terms() = std::move(match);
+      }
+    }
+    for (const v1::SharedSignature& signature : candidate->signatures) {
+      *incident->add_shared_signatures() = signature;
+    }
+    for (const std::string& service : candidate->services) {
+      incident->add_shared_services(service);
+    }
+    incident->set_open_action_items(open);
+    incident->set_overdue_action_items(overdue);
+    if (incident->verdict() == v1::SEEN_BEFORE ||
+        (incident->verdict() == v1::POSSIBLY_RELATED && overall == v1::NEW)) {
+      overall = incident->verdict();
+    }
+  }
+  response.set_verdict(overall);
+  return response;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::FindSimilarResponse> RunFindSimilar(
+    const Xapian::Database& db, const v1::FindSimilarRequest& request,
+    int64_t now_unix_seconds, const SimilarityOptions& options) {
+  try {
+    return Run(db, request, now_unix_seconds, options);
+  } catch (const Xapian::DatabaseModifiedError& e) {
+    return absl::AbortedError(
+        absl::StrCat("index changed during the query: ", e.get_msg()));
+  } catch (const Xapian::Error& e) {
+    return absl::UnavailableError(
+        absl::StrCat("index error: ", e.get_description()));
+  }
+}
+
+}  // namespace deja::index

@@ -1,0 +1,78 @@
+#ifndef DEJA_INDEXER_SIMILARITY_H_
+#define DEJA_INDEXER_SIMILARITY_H_
+
+// "Have we seen this before?": ranks the indexed postmortems against a
+// description of a new incident (symptoms, pasted log lines, services) or
+// against one indexed postmortem ("more like this"), and explains each
+// match. Pure over a Xapian database the caller owns; thread-safe for
+// distinct databases (Xapian handles are not shared between threads).
+
+#include <xapian.h>
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "deja/v1/search_service.pb.h"
+
+namespace deja::index {
+
+// The method's knobs. The defaults are the tuned method (measured with
+// bench/similarity-lab); the lab varies them.
+struct SimilarityOptions {
+  // BM25 over the field-weighted unprefixed terms.
+  double k1 = 1.2;
+  double b = 0.75;
+  // Weight of a word of a pasted log line (its normalised template) and of
+  // a word of a service name, relative to a word of the symptoms.
+  double log_word_weight = 0.5;
+  double service_word_weight = 1.0;
+  // Adjacent symptom words found next to each other in a document add this
+  // share of their weight again (phrase-ish proximity); 0 turns it off.
+  double proximity_weight = 0.0;
+  // The description's words are also matched against the title and summary
+  // alone at this share of their weight: the short fields that state what
+  // failed; 0 turns it off.
+  double title_summary_weight = 0.3;
+  // The ranking mixes BM25 with the share of the description's weight a
+  // document covers (distinct words matter more than one word repeated):
+  // rank = (1 - coverage_mix) * bm25 / best bm25 + coverage_mix * coverage.
+  double coverage_mix = 0.0;
+  // Expand jargon through the synonym table (synonyms.h).
+  bool synonyms = true;
+  // Pseudo-relevance feedback after RM3: the best `feedback_documents`
+  // results of the first pass, trusted by their scores, give up to
+  // `feedback_terms` expansion terms (each held by at least
+  // `feedback_min_documents` of them) that together weigh `feedback_weight`
+  // of the description; 0 documents turns it off.
+  int feedback_documents = 10;
+  int feedback_terms = 30;
+  int feedback_min_documents = 2;
+  double feedback_weight = 0.3;
+  // The feedback documents vote with the words of their title, summary and
+  // root causes only; false: with all their text.
+  bool feedback_from_short_fields = true;
+  // The ranking fuses the two passes' best-normalised scores, this share to
+  // the first (the engineer's own words); 0 ranks by the expanded pass.
+  double feedback_fusion = 0.7;
+  // Ranking bonus (in units of the text score's 0..1 scale) for sharing an
+  // error signature / a service with the request.
+  double signature_bonus = 1.0;
+  double service_bonus = 0.1;
+  // Candidates considered before the final ranking.
+  int candidates = 100;
+  // Verdict thresholds on the calibrated score.
+  double seen_before_score = 0.7;
+  double related_score = 0.44;
+};
+
+// Runs `request` (validated by the service) against `db`; `now` decides
+// which open action items are overdue. Errors: NOT_FOUND for an unknown
+// postmortem_id; ABORTED when the index changed under the query (reopen and
+// retry); UNAVAILABLE for other Xapian errors. Never throws.
+absl::StatusOr<v1::FindSimilarResponse> RunFindSimilar(
+    const Xapian::Database& db, const v1::FindSimilarRequest& request,
+    int64_t now_unix_seconds, const SimilarityOptions& options = {});
+
+}  // namespace deja::index
+
+#endif  // DEJA_INDEXER_SIMILARITY_H_

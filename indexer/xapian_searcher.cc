@@ -1,0 +1,227 @@
+#include "indexer/xapian_searcher.h"
+
+#include <xapian.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "indexer/document_builder.h"
+#include "indexer/index_directory.h"
+#include "indexer/search.h"
+#include "indexer/similarity.h"
+
+namespace deja {
+namespace {
+
+// A query that meets a changed index (DatabaseModifiedError, as ABORTED)
+// runs again on a reopened database, this many times in all, waiting a
+// little longer each time: a reader only meets the error when the writer
+// committed twice during its query, so a short pause lets it through.
+constexpr int kQueryAttempts = 8;
+constexpr absl::Duration kRetryBackoff = absl::Milliseconds(1);
+// Idle databases kept for reuse; more are opened when more queries run at
+// once, and the surplus is closed when they finish.
+constexpr size_t kMaxIdleReaders = 16;
+constexpr absl::Duration kSearchablePollInterval = absl::Milliseconds(5);
+constexpr char kNoIndexYet[] =
+    "the search index is not built yet (the indexer builds it at start)";
+
+// One read-only database and the generation it has open.
+struct Reader {
+  std::string path;
+  Xapian::Database db;
+};
+
+template <typename T>
+using DatabaseQuery =
+    std::function<absl::StatusOr<T>(const Xapian::Database& db)>;
+
+class XapianSearcher final : public PostmortemSearcher {
+ public:
+  explicit XapianSearcher(std::string index_dir)
+      : index_dir_(std::move(index_dir)) {}
+
+  absl::StatusOr<v1::SearchResponse> Search(const v1::SearchRequest& request,
+                                            absl::Time now) override {
+    return WithDatabase<v1::SearchResponse>([&](const Xapian::Database& db) {
+      return index::RunSearch(db, request, absl::ToUnixSeconds(now));
+    });
+  }
+
+  absl::StatusOr<v1::FindSimilarResponse> FindSimilar(
+      const v1::FindSimilarRequest& request, absl::Time now) override {
+    return WithDatabase<v1::FindSimilarResponse>(
+        [&](const Xapian::Database& db) {
+          return index::RunFindSimilar(db, request, absl::ToUnixSeconds(now));
+        });
+  }
+
+  absl::Status WaitUntilSearchable(absl::string_view postmortem_id,
+                                   int64_t version,
+                                   absl::Time deadline) override {
+    const std::string id_term = index::IdTerm(std::string(postmortem_id));
+    const DatabaseQuery<bool> reached = [&](const Xapian::Database& db) {
+      return Reached(db, id_term, version);
+    };
+    absl::Status last_error;
+    while (true) {
+      const absl::StatusOr<bool> done = WithDatabase(reached);
+      if (done.ok() && *done) return absl::OkStatus();
+      // Keep polling through errors: the index may be being built or
+      // swapped right now.
+      if (!done.ok()) last_error = done.status();
+      const absl::Time now = absl::Now();
+      if (now >= deadline) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "postmortem ", postmortem_id,
+            version == 0 ? " is still in the search index"
+                         : absl::StrCat(" is not searchable at version ",
+                                        version, " yet"),
+            last_error.ok() ? ""
+                            : absl::StrCat(" (", last_error.message(), ")")));
+      }
+      absl::SleepFor(std::min(kSearchablePollInterval, deadline - now));
+    }
+  }
+
+  absl::StatusOr<int64_t> DocumentCount() override {
+    return WithDatabase<int64_t>(
+        [](const Xapian::Database& db) -> absl::StatusOr<int64_t> {
+          try {
+            return static_cast<int64_t>(db.get_doccount());
+          } catch (const Xapian::DatabaseModifiedError& e) {
+            return ChangedError(e);
+          } catch (const Xapian::Error& e) {
+            return XapianError(e);
+          }
+        });
+  }
+
+ private:
+  static absl::Status ChangedError(const Xapian::Error& e) {
+    return absl::AbortedError(absl::StrCat(
+        "the search index changed during the query: ", e.get_msg()));
+  }
+
+  static absl::Status XapianError(const Xapian::Error& e) {
+    return absl::UnavailableError(
+        absl::StrCat("search index: ", e.get_type(), ": ", e.get_msg()));
+  }
+
+  // Whether the index holds `id_term` at `version` or newer (version 0:
+  // whether it no longer holds it).
+  static absl::StatusOr<bool> Reached(const Xapian::Database& db,
+                                      const std::string& id_term,
+                                      int64_t version) {
+    try {
+      const Xapian::PostingIterator posting = db.postlist_begin(id_term);
+      if (posting == db.postlist_end(id_term)) return version == 0;
+      if (version == 0) return false;
+      return index::VersionOf(db.get_document(*posting)) >= version;
+    } catch (const Xapian::DatabaseModifiedError& e) {
+      return ChangedError(e);
+    } catch (const Xapian::Error& e) {
+      return XapianError(e);
+    }
+  }
+
+  // Runs `query` on a pooled database brought up to date with the current
+  // generation; again, after reopening, when the index changed under it.
+  template <typename T>
+  absl::StatusOr<T> WithDatabase(const DatabaseQuery<T>& query) {
+    absl::Status last_error;
+    for (int attempt = 0; attempt < kQueryAttempts; ++attempt) {
+      if (attempt > 0) absl::SleepFor(kRetryBackoff * attempt);
+      std::unique_ptr<Reader> reader = Checkout();
+      if (absl::Status status = Refresh(*reader); !status.ok()) {
+        // Its state is unknown: let it go rather than pool it.
+        if (!absl::IsAborted(status)) return status;
+        last_error = status;
+        continue;
+      }
+      absl::StatusOr<T> result = query(reader->db);
+      Return(std::move(reader));
+      if (result.status().code() != absl::StatusCode::kAborted) return result;
+      last_error = result.status();
+    }
+    return absl::UnavailableError(
+        absl::StrCat("the search index kept changing during the query (",
+                     kQueryAttempts, " attempts): ", last_error.message()));
+  }
+
+  // Opens the generation `current` points to, or reopens the one the
+  // reader has at its latest commit.
+  absl::Status Refresh(Reader& reader) {
+    const absl::StatusOr<std::string> path =
+        index::CurrentIndexPath(index_dir_);
+    if (!path.ok()) {
+      if (absl::IsNotFound(path.status())) {
+        return absl::UnavailableError(kNoIndexYet);
+      }
+      return absl::UnavailableError(path.status().message());
+    }
+    // Opening and reopening read the latest commit, which the writer may
+    // replace meanwhile (DatabaseModifiedError).
+    try {
+      if (reader.path != *path) {
+        reader.path.clear();
+        reader.db = Xapian::Database(*path);
+        reader.path = *path;
+      } else {
+        reader.db.reopen();
+      }
+    } catch (const Xapian::DatabaseModifiedError& e) {
+      return ChangedError(e);
+    } catch (const Xapian::Error& e) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot open the search index ", *path, ": ",
+                       e.get_type(), ": ", e.get_msg()));
+    }
+    return absl::OkStatus();
+  }
+
+  std::unique_ptr<Reader> Checkout() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!idle_.empty()) {
+        std::unique_ptr<Reader> reader = std::move(idle_.back());
+        idle_.pop_back();
+        return reader;
+      }
+    }
+    return std::make_unique<Reader>();
+  }
+
+  void Return(std::unique_ptr<Reader> reader) {
+    absl::MutexLock lock(&mu_);
+    if (idle_.size() < kMaxIdleReaders) idle_.push_back(std::move(reader));
+  }
+
+  const std::string index_dir_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Reader>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PostmortemSearcher>> OpenXapianSearcher(
+    const XapianSearcherOptions& options) {
+  if (options.index_dir.empty()) {
+    return absl::InvalidArgumentError("index_dir: empty");
+  }
+  return std::make_unique<XapianSearcher>(options.index_dir);
+}
+
+}  // namespace deja

@@ -1,0 +1,215 @@
+#include "tests/testing/fake_index_feed.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace deja::testing {
+
+class FakeIndexFeed::Batch : public OutboxBatch {
+ public:
+  Batch(FakeIndexFeed* feed, std::vector<IndexChange> changes,
+        std::vector<int64_t> sequences)
+      : feed_(feed),
+        changes_(std::move(changes)),
+        sequences_(std::move(sequences)) {}
+  ~Batch() override {
+    if (!completed_) feed_->ReleaseRows(sequences_);
+  }
+
+  const std::vector<IndexChange>& changes() const override { return changes_; }
+  int64_t row_count() const override {
+    return static_cast<int64_t>(sequences_.size());
+  }
+  absl::Status Complete() override {
+    if (completed_) return absl::OkStatus();
+    absl::Status status = feed_->CompleteRows(sequences_);
+    if (status.ok()) completed_ = true;
+    return status;
+  }
+
+ private:
+  FakeIndexFeed* const feed_;
+  const std::vector<IndexChange> changes_;
+  const std::vector<int64_t> sequences_;
+  bool completed_ = false;
+};
+
+FakeIndexFeed::FakeIndexFeed() = default;
+FakeIndexFeed::~FakeIndexFeed() = default;
+
+void FakeIndexFeed::Put(const v1::Postmortem& postmortem) {
+  absl::MutexLock lock(&mu_);
+  live_[postmortem.id()] = postmortem;
+  AddRow(postmortem.id(), postmortem.version(), std::nullopt);
+  notified_ = true;
+}
+
+void FakeIndexFeed::Remove(const std::string& postmortem_id, int64_t version) {
+  absl::MutexLock lock(&mu_);
+  live_.erase(postmortem_id);
+  AddRow(postmortem_id, version, std::nullopt);
+  notified_ = true;
+}
+
+void FakeIndexFeed::EnqueueSnapshot(const v1::Postmortem& snapshot) {
+  absl::MutexLock lock(&mu_);
+  AddRow(snapshot.id(), snapshot.version(), snapshot);
+}
+
+void FakeIndexFeed::Notify() {
+  absl::MutexLock lock(&mu_);
+  notified_ = true;
+}
+
+void FakeIndexFeed::FailNext(Method method, absl::Status status, int times) {
+  absl::MutexLock lock(&mu_);
+  for (int i = 0; i < times; ++i) failures_[method].push_back(status);
+}
+
+void FakeIndexFeed::OnForEachPostmortem(std::function<void()> hook) {
+  absl::MutexLock lock(&mu_);
+  for_each_hook_ = std::move(hook);
+}
+
+int64_t FakeIndexFeed::outbox_rows() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(rows_.size());
+}
+
+int FakeIndexFeed::claim_calls() const {
+  absl::MutexLock lock(&mu_);
+  return claim_calls_;
+}
+
+int FakeIndexFeed::for_each_calls() const {
+  absl::MutexLock lock(&mu_);
+  return for_each_calls_;
+}
+
+absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::Claim(
+    int max_rows) {
+  absl::MutexLock lock(&mu_);
+  ++claim_calls_;
+  if (std::optional<absl::Status> failure = TakeFailure(Method::kClaim)) {
+    return *failure;
+  }
+  std::vector<IndexChange> changes;
+  std::vector<int64_t> sequences;
+  std::map<std::string, size_t> change_of;  // postmortem id -> changes index
+  for (Row& row : rows_) {
+    if (static_cast<int>(sequences.size()) >= max_rows) break;
+    if (row.claimed) continue;
+    row.claimed = true;
+    sequences.push_back(row.sequence);
+    auto [it, inserted] = change_of.emplace(row.postmortem_id, changes.size());
+    if (inserted) {
+      changes.emplace_back();
+      changes.back().postmortem_id = row.postmortem_id;
+    }
+    IndexChange& change = changes[it->second];
+    change.version = std::max(change.version, row.version);
+    if (row.snapshot.has_value()) {
+      change.deleted = false;
+      change.postmortem = *row.snapshot;
+      continue;
+    }
+    auto live = live_.find(row.postmortem_id);
+    change.deleted = live == live_.end();
+    change.postmortem = change.deleted ? v1::Postmortem() : live->second;
+  }
+  return std::unique_ptr<OutboxBatch>(
+      new Batch(this, std::move(changes), std::move(sequences)));
+}
+
+absl::Status FakeIndexFeed::WaitForWork(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  if (std::optional<absl::Status> failure = TakeFailure(Method::kWaitForWork)) {
+    return *failure;
+  }
+  mu_.AwaitWithTimeout(absl::Condition(&notified_), timeout);
+  notified_ = false;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<OutboxStats> FakeIndexFeed::Stats() {
+  absl::MutexLock lock(&mu_);
+  if (std::optional<absl::Status> failure = TakeFailure(Method::kStats)) {
+    return *failure;
+  }
+  OutboxStats stats;
+  stats.pending = static_cast<int64_t>(rows_.size());
+  if (!rows_.empty())
+    stats.oldest_age = absl::Now() - rows_.front().enqueued_at;
+  return stats;
+}
+
+absl::Status FakeIndexFeed::ForEachPostmortem(
+    const std::function<absl::Status(const v1::Postmortem&)>& visit) {
+  std::map<std::string, v1::Postmortem> snapshot;
+  std::function<void()> hook;
+  {
+    absl::MutexLock lock(&mu_);
+    ++for_each_calls_;
+    if (std::optional<absl::Status> failure = TakeFailure(Method::kForEach)) {
+      return *failure;
+    }
+    snapshot = live_;
+    hook = for_each_hook_;
+  }
+  // Outside the lock: the hook writes to this feed, and visits may be slow.
+  if (hook) hook();
+  for (const auto& [id, postmortem] : snapshot) {
+    absl::Status status = visit(postmortem);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+std::optional<absl::Status> FakeIndexFeed::TakeFailure(Method method) {
+  auto it = failures_.find(method);
+  if (it == failures_.end() || it->second.empty()) return std::nullopt;
+  absl::Status status = it->second.front();
+  it->second.erase(it->second.begin());
+  return status;
+}
+
+void FakeIndexFeed::AddRow(const std::string& postmortem_id, int64_t version,
+                           std::optional<v1::Postmortem> snapshot) {
+  Row row;
+  row.sequence = next_sequence_++;
+  row.postmortem_id = postmortem_id;
+  row.version = version;
+  row.enqueued_at = absl::Now();
+  row.snapshot = std::move(snapshot);
+  rows_.push_back(std::move(row));
+}
+
+absl::Status FakeIndexFeed::CompleteRows(
+    const std::vector<int64_t>& sequences) {
+  absl::MutexLock lock(&mu_);
+  if (std::optional<absl::Status> failure = TakeFailure(Method::kComplete)) {
+    return *failure;
+  }
+  rows_.erase(std::remove_if(rows_.begin(), rows_.end(),
+                             [&](const Row& row) {
+                               return std::find(
+                                          sequences.begin(), sequences.end(),
+                                          row.sequence) != sequences.end();
+                             }),
+              rows_.end());
+  return absl::OkStatus();
+}
+
+void FakeIndexFeed::ReleaseRows(const std::vector<int64_t>& sequences) {
+  absl::MutexLock lock(&mu_);
+  for (Row& row : rows_) {
+    if (std::find(sequences.begin(), sequences.end(), row.sequence) !=
+        sequences.end()) {
+      row.claimed = false;
+    }
+  }
+}
+
+}  // namespace deja::testing

@@ -1,0 +1,101 @@
+#ifndef DEJA_TESTS_TESTING_FAKE_INDEX_FEED_H_
+#define DEJA_TESTS_TESTING_FAKE_INDEX_FEED_H_
+
+// An in-memory IndexFeed for unit tests, keeping the contract of
+// core/index_feed.h: outbox rows claimed oldest first and held until
+// Complete() (deleted) or the batch's destruction (released); several rows of
+// one postmortem become one change carrying the postmortem as it is now;
+// WaitForWork() wakes on a notification that arrived since the last wait,
+// like LISTEN/NOTIFY. Plus fault injection per method. Thread-safe; batches
+// must not outlive the feed.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/index_feed.h"
+
+namespace deja::testing {
+
+class FakeIndexFeed : public IndexFeed {
+ public:
+  enum class Method { kClaim, kComplete, kWaitForWork, kStats, kForEach };
+
+  FakeIndexFeed();
+  ~FakeIndexFeed() override;
+
+  // What the store does on a write: `postmortem` (with id and version)
+  // becomes the live one, an outbox row names its version, and a NOTIFY
+  // wakes the waiter.
+  void Put(const v1::Postmortem& postmortem);
+  // A delete: the postmortem is gone, an outbox row names `version`.
+  void Remove(const std::string& postmortem_id, int64_t version);
+  // An outbox row whose change carries `snapshot` instead of the live
+  // postmortem, as an out-of-order or lagging delivery would (for the
+  // stale-version rule). Changes no live state and sends no NOTIFY.
+  void EnqueueSnapshot(const v1::Postmortem& snapshot);
+  // A NOTIFY with no new row (a spurious wake-up).
+  void Notify();
+
+  // The next `times` calls of `method` return `status` and change nothing
+  // (Complete() then leaves its rows claimed until the batch is destroyed).
+  void FailNext(Method method, absl::Status status, int times = 1);
+  // Runs once per ForEachPostmortem(), after its snapshot is taken and
+  // before the first visit: lets a test write "during" a rebuild.
+  void OnForEachPostmortem(std::function<void()> hook);
+
+  // Outbox rows present (claimed or not).
+  int64_t outbox_rows() const;
+  int claim_calls() const;
+  int for_each_calls() const;
+
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int max_rows) override;
+  absl::Status WaitForWork(absl::Duration timeout) override;
+  absl::StatusOr<OutboxStats> Stats() override;
+  absl::Status ForEachPostmortem(
+      const std::function<absl::Status(const v1::Postmortem&)>& visit) override;
+
+ private:
+  class Batch;
+  friend class Batch;
+
+  struct Row {
+    int64_t sequence = 0;
+    std::string postmortem_id;
+    int64_t version = 0;
+    absl::Time enqueued_at;
+    bool claimed = false;
+    std::optional<v1::Postmortem> snapshot;
+  };
+
+  // Consumes one injected failure of `method`, if any.
+  std::optional<absl::Status> TakeFailure(Method method)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddRow(const std::string& postmortem_id, int64_t version,
+              std::optional<v1::Postmortem> snapshot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Called by batches.
+  absl::Status CompleteRows(const std::vector<int64_t>& sequences);
+  void ReleaseRows(const std::vector<int64_t>& sequences);
+
+  mutable absl::Mutex mu_;
+  int64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  std::vector<Row> rows_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::Postmortem> live_ ABSL_GUARDED_BY(mu_);
+  bool notified_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<Method, std::vector<absl::Status>> failures_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> for_each_hook_ ABSL_GUARDED_BY(mu_);
+  int claim_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int for_each_calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace deja::testing
+
+#endif  // DEJA_TESTS_TESTING_FAKE_INDEX_FEED_H_
