@@ -27,6 +27,8 @@ struct CommandSpec {
   std::vector<absl::string_view> options;
   absl::string_view synopsis;
   absl::string_view details;
+  // Options of `options` that may be given more than once.
+  std::vector<absl::string_view> repeatable = {};
 };
 
 const std::vector<CommandSpec>& Commands() {
@@ -34,12 +36,14 @@ const std::vector<CommandSpec>& Commands() {
       {"submit",
        1,
        SIZE_MAX,
-       {"request-id"},
-       "deja submit FILE.json... [--request-id ID]",
+       {"request-id", "wait"},
+       "deja submit FILE.json... [--request-id ID] [--wait]",
        "Submits each FILE (a deja.v1.Postmortem in the proto3 JSON mapping; "
        "\"-\" reads\nstdin). Without --request-id the request id is derived "
        "from the content, so\nsubmitting the same file again returns the "
-       "first result instead of a copy.\n"},
+       "first result instead of a copy.\n--wait answers only once search "
+       "finds the postmortem (at most 10 s; the\nSEARCHABLE column says "
+       "whether it got there in time).\n"},
       {"get", 1, 1, {}, "deja get ID", "Shows one postmortem.\n"},
       {"list",
        0,
@@ -77,6 +81,49 @@ const std::vector<CommandSpec>& Commands() {
        "deja delete ID [--version N]",
        "Retracts a postmortem. With --version, only when that is still its "
        "version.\n"},
+      {"search",
+       0,
+       SIZE_MAX,
+       {"service", "team", "tag", "severity", "category", "after", "before",
+        "sort", "limit", "page"},
+       "deja search [QUERY...] [--service S]... [--team T]... [--tag K]...\n"
+       "                   [--severity N]... [--category C]... [--after DATE] "
+       "[--before DATE]\n"
+       "                   [--sort relevance|newest] [--limit N] [--page "
+       "TOKEN]",
+       "Full-text search. QUERY words are joined; the query language has "
+       "\"phrases\",\n-word, AND / OR / NOT, a trailing * and field prefixes "
+       "(title: cause: owner:\nteam: service: tag: severity: category: "
+       "signature: started:FROM..TO); see\ndocs/api.md. Filters given more "
+       "than once match any of their values. --category\nis a root-cause "
+       "category (config-change, capacity, ...). --after is inclusive,\n"
+       "--before exclusive; DATE is YYYY-MM-DD (UTC) or RFC 3339. --limit N "
+       "shows N per\npage (default 20, at most 100).\n",
+       {"service", "team", "tag", "severity", "category"}},
+      {"seen",
+       0,
+       1,
+       {"log-file", "log", "service", "before", "limit", "like"},
+       "deja seen \"SYMPTOMS\" [--log-file F] [--log LINE]... [--service "
+       "S]...\n"
+       "                 [--before DATE] [--limit N] [--like POSTMORTEM_ID]",
+       "Have we seen this before? Describe the incident in words, paste error "
+       "lines\n(--log, or --log-file F with one per line; \"-\" reads stdin) "
+       "and name the\naffected services: the past incidents that match come "
+       "first, with why they\nmatch, what fixed them and whether their "
+       "action items are done. --like ID uses\na stored postmortem as the "
+       "description instead. --limit N: at most N (default\n10, at most "
+       "50).\n",
+       {"log", "service"}},
+      {"admin",
+       1,
+       1,
+       {},
+       "deja admin index-status|rebuild-index",
+       "index-status: how far the search index is behind PostgreSQL, and its "
+       "size.\nrebuild-index: rebuilds the index from PostgreSQL and swaps it "
+       "in; searches\ncontinue meanwhile. It waits as long as the rebuild "
+       "takes unless --timeout is\ngiven.\n"},
   };
   return *kCommands;
 }
@@ -90,7 +137,7 @@ const CommandSpec* FindCommand(absl::string_view name) {
 
 // Every option that is a flag; all others take a value.
 bool IsFlag(absl::string_view name) {
-  return name == "json" || name == "help" || name == "all";
+  return name == "json" || name == "help" || name == "all" || name == "wait";
 }
 
 bool IsKnownOption(absl::string_view name) {
@@ -118,6 +165,11 @@ bool CommandLine::Has(absl::string_view name) const {
 std::string CommandLine::Get(absl::string_view name) const {
   auto it = options.find(std::string(name));
   return it == options.end() ? "" : it->second;
+}
+
+std::vector<std::string> CommandLine::GetAll(absl::string_view name) const {
+  auto it = lists.find(std::string(name));
+  return it == lists.end() ? std::vector<std::string>() : it->second;
 }
 
 absl::StatusOr<CommandLine> ParseCommandLine(
@@ -199,7 +251,11 @@ absl::StatusOr<CommandLine> ParseCommandLine(
                                    : std::string(env_server);
   std::set<std::string> seen;
   for (auto& [name, value] : given) {
-    if (!seen.insert(name).second) {
+    const bool repeatable =
+        spec != nullptr &&
+        std::find(spec->repeatable.begin(), spec->repeatable.end(), name) !=
+            spec->repeatable.end();
+    if (!seen.insert(name).second && !repeatable) {
       return UsageError(line.command,
                         absl::StrCat("option '--", name, "' given twice"));
     }
@@ -221,6 +277,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(
                                        "' (expected seconds, e.g. 10 or 2.5)"));
       }
       line.timeout = absl::Seconds(seconds);
+      line.timeout_given = true;
     } else if (spec == nullptr ||
                std::find(spec->options.begin(), spec->options.end(), name) ==
                    spec->options.end()) {
@@ -231,6 +288,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(
               : absl::StrCat("'deja ", line.command, "' has no option '--",
                              name, "'"));
     } else {
+      if (repeatable) line.lists[name].push_back(value);
       line.options[name] = value;
     }
   }

@@ -3,7 +3,9 @@
 
 // The `deja` command line: a command, its positional arguments and options.
 // Options may appear anywhere ("--name value" or "--name=value"); "--" ends
-// them; "-" alone is an argument (stdin). Each option may be given once.
+// them; "-" alone is an argument (stdin). Each option may be given once,
+// except those a command lists as repeatable (`deja search --service a
+// --service b`).
 // Errors are INVALID_ARGUMENT with a one-line message for a usage error.
 
 #include <map>
@@ -19,21 +21,27 @@ namespace deja::cli {
 inline constexpr absl::string_view kDefaultServer = "127.0.0.1:50051";
 
 struct CommandLine {
-  // "submit", "get", "list", "update", "update-action", "delete"; empty when
-  // only general help was asked for.
+  // "submit", "get", "list", "update", "update-action", "delete", "search",
+  // "seen", "admin"; empty when only general help was asked for.
   std::string command;
   std::vector<std::string> args;
-  // Command options by name without dashes; flags map to "".
+  // Command options by name without dashes; flags map to "". A repeatable
+  // option maps to its last value here and to all of them in `lists`.
   std::map<std::string, std::string> options;
+  std::map<std::string, std::vector<std::string>> lists;
 
   std::string server;  // --server, else $DEJA_SERVER, else kDefaultServer
   bool json = false;
   bool help = false;
   absl::Duration timeout = absl::Seconds(10);
+  // Whether --timeout was given (a rebuild has no deadline otherwise).
+  bool timeout_given = false;
 
   bool Has(absl::string_view name) const;
   // The option's value, or "" when it was not given.
   std::string Get(absl::string_view name) const;
+  // Every value of a repeatable option, in order; empty when not given.
+  std::vector<std::string> GetAll(absl::string_view name) const;
 };
 
 // `argv` without the program name. `env_server` is $DEJA_SERVER ("" when

@@ -1,9 +1,11 @@
 #include "cli/commands.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <sstream>
 #include <utility>
@@ -20,7 +22,10 @@
 #include "cli/command_line.h"
 #include "cli/format.h"
 #include "cli/render.h"
+#include "cli/search_render.h"
+#include "deja/v1/admin_service.grpc.pb.h"
 #include "deja/v1/postmortem_service.grpc.pb.h"
+#include "deja/v1/search_service.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 
@@ -29,6 +34,14 @@ namespace {
 
 constexpr int kMaxPageSize = 100;
 constexpr int kDefaultListLimit = 20;
+constexpr int kMaxSimilarLimit = 50;
+// What the server accepts for FindSimilar.log_lines (core/validation.h).
+constexpr int kMaxLogLines = 200;
+constexpr size_t kMaxLogLineBytes = 4096;
+// A rebuild without --timeout may take this long before the CLI gives up.
+constexpr absl::Duration kRebuildTimeout = absl::Hours(6);
+// How often `deja admin rebuild-index` says it is still working.
+constexpr absl::Duration kProgressEvery = absl::Seconds(5);
 // Paths are cut from the front: the file name is what tells rows apart.
 constexpr size_t kFileWidth = 40;
 
@@ -104,6 +117,44 @@ std::string ShellQuote(absl::string_view word) {
   return quoted + "'";
 }
 
+// "config-change", "CONFIG_CHANGE", "Config_Change".
+absl::StatusOr<v1::RootCause::Category> ParseCategory(absl::string_view text) {
+  std::string name = absl::AsciiStrToUpper(text);
+  std::replace(name.begin(), name.end(), '-', '_');
+  v1::RootCause::Category category;
+  if (!v1::RootCause::Category_Parse(name, &category) ||
+      category == v1::RootCause::CATEGORY_UNSPECIFIED) {
+    std::vector<std::string> known;
+    for (int i = 1; v1::RootCause::Category_IsValid(i); ++i) {
+      known.push_back(
+          RootCauseCategoryName(static_cast<v1::RootCause::Category>(i)));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --category '", text,
+                     "' (expected one of: ", absl::StrJoin(known, ", "), ")"));
+  }
+  return category;
+}
+
+absl::StatusOr<int> ParseLimit(const std::string& text, int max) {
+  int limit = 0;
+  if (!absl::SimpleAtoi(text, &limit) || limit <= 0 || limit > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --limit '", text, "' (expected 1 to ", max, ")"));
+  }
+  return limit;
+}
+
+// At most `max_bytes` of `line`, cut before a UTF-8 continuation byte.
+std::string CutToBytes(const std::string& line, size_t max_bytes) {
+  if (line.size() <= max_bytes) return line;
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(line[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return line.substr(0, end);
+}
+
 absl::StatusOr<int64_t> ParseVersion(const std::string& text) {
   int64_t version = 0;
   if (!absl::SimpleAtoi(text, &version) || version <= 0) {
@@ -128,6 +179,9 @@ class Session {
     if (command == "update") return Update();
     if (command == "update-action") return UpdateAction();
     if (command == "delete") return Delete();
+    if (command == "search") return Search();
+    if (command == "seen") return Seen();
+    if (command == "admin") return Admin();
     return UsageFailure(absl::StrCat("unknown command '", command, "'"));
   }
 
@@ -135,11 +189,13 @@ class Session {
   std::ostream& out() { return *env_.out; }
   std::ostream& err() { return *env_.err; }
 
+  std::shared_ptr<grpc::ChannelInterface> channel() {
+    if (channel_ == nullptr) channel_ = env_.connect(line_.server);
+    return channel_;
+  }
+
   v1::PostmortemService::Stub& stub() {
-    if (stub_ == nullptr) {
-      channel_ = env_.connect(line_.server);
-      stub_ = v1::PostmortemService::NewStub(channel_);
-    }
+    if (stub_ == nullptr) stub_ = v1::PostmortemService::NewStub(channel());
     return *stub_;
   }
 
@@ -197,7 +253,11 @@ class Session {
     if (line_.Has("request-id") && line_.args.size() > 1) {
       return UsageFailure("--request-id needs exactly one FILE");
     }
-    Table table({"ID", "VERSION", "FILE", "TITLE"});
+    const bool wait = line_.Has("wait");
+    std::vector<std::string> headers = {"ID", "VERSION", "FILE"};
+    if (wait) headers.push_back("SEARCHABLE");
+    headers.push_back("TITLE");
+    Table table(headers);
     int exit_code = kExitOk;
     for (const std::string& path : line_.args) {
       auto text = ReadInput(path, *env_.in);
@@ -215,6 +275,7 @@ class Session {
                                  ? line_.Get("request-id")
                                  : DefaultRequestId(*postmortem));
       *request.mutable_postmortem() = *std::move(postmortem);
+      request.set_wait_searchable(line_.Has("wait"));
       v1::SubmitPostmortemResponse response;
       const grpc::Status status =
           stub().SubmitPostmortem(NewContext().get(), request, &response);
@@ -232,11 +293,14 @@ class Session {
         continue;
       }
       const v1::Postmortem& stored = response.postmortem();
-      table.AddRow(
-          {stored.id(), absl::StrCat(stored.version()),
-           TruncateLeftToWidth(path, kFileWidth),
-           absl::StrCat(TruncateToWidth(OneLine(stored.title()), kTitleWidth),
-                        response.replayed() ? " (already submitted)" : "")});
+      std::vector<std::string> row = {stored.id(),
+                                      absl::StrCat(stored.version()),
+                                      TruncateLeftToWidth(path, kFileWidth)};
+      if (wait) row.push_back(response.searchable() ? "yes" : "not yet");
+      row.push_back(
+          absl::StrCat(TruncateToWidth(OneLine(stored.title()), kTitleWidth),
+                       response.replayed() ? " (already submitted)" : ""));
+      table.AddRow(std::move(row));
     }
     if (!line_.json && table.row_count() > 0) out() << table.Render();
     return exit_code;
@@ -492,6 +556,242 @@ class Session {
       PrintJson(response);
     } else {
       out() << "deleted " << request.id() << "\n";
+    }
+    return kExitOk;
+  }
+
+  // The filters of `deja search` as a request, and as command-line words
+  // for the hints.
+  absl::Status BuildSearchRequest(v1::SearchRequest& request,
+                                  std::vector<std::string>& words) {
+    request.set_query(absl::StrJoin(line_.args, " "));
+    if (!request.query().empty()) words.push_back(ShellQuote(request.query()));
+    for (const std::string& value : line_.GetAll("service")) {
+      request.add_services(value);
+      words.push_back(absl::StrCat("--service ", ShellQuote(value)));
+    }
+    for (const std::string& value : line_.GetAll("team")) {
+      request.add_teams(value);
+      words.push_back(absl::StrCat("--team ", ShellQuote(value)));
+    }
+    for (const std::string& value : line_.GetAll("tag")) {
+      request.add_tags(value);
+      words.push_back(absl::StrCat("--tag ", ShellQuote(value)));
+    }
+    for (const std::string& value : line_.GetAll("severity")) {
+      auto severity = ParseSeverity(value);
+      if (!severity.ok()) return severity.status();
+      request.add_severities(*severity);
+      words.push_back(absl::StrCat("--severity ", SeverityName(*severity)));
+    }
+    for (const std::string& value : line_.GetAll("category")) {
+      auto category = ParseCategory(value);
+      if (!category.ok()) return category.status();
+      request.add_cause_categories(*category);
+      words.push_back(
+          absl::StrCat("--category ", RootCauseCategoryName(*category)));
+    }
+    // Both ends name the start of their day: --after is inclusive, --before
+    // exclusive, as in the API.
+    for (absl::string_view name : {"after", "before"}) {
+      if (!line_.Has(name)) continue;
+      auto time = ParseDateArgument(line_.Get(name), DayEdge::kStart);
+      if (!time.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, ": ", time.status().message()));
+      }
+      *(name == "after" ? request.mutable_started_after()
+                        : request.mutable_started_before()) =
+          ToTimestamp(*time);
+      words.push_back(
+          absl::StrCat("--", name, " ", ShellQuote(line_.Get(name))));
+    }
+    if (line_.Has("sort")) {
+      const std::string sort = absl::AsciiStrToLower(line_.Get("sort"));
+      if (sort == "newest") {
+        request.set_sort(v1::SearchRequest::NEWEST);
+      } else if (sort != "relevance") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid --sort '", line_.Get("sort"),
+                         "' (expected relevance or newest)"));
+      }
+      words.push_back(absl::StrCat("--sort ", sort));
+    }
+    if (line_.Has("limit")) {
+      auto limit = ParseLimit(line_.Get("limit"), kMaxPageSize);
+      if (!limit.ok()) return limit.status();
+      request.set_page_size(*limit);
+      words.push_back(absl::StrCat("--limit ", *limit));
+    }
+    request.set_page_token(line_.Get("page"));
+    return absl::OkStatus();
+  }
+
+  int Search() {
+    v1::SearchRequest request;
+    std::vector<std::string> words;
+    if (absl::Status status = BuildSearchRequest(request, words);
+        !status.ok()) {
+      return UsageFailure(status.message());
+    }
+    auto stub = v1::SearchService::NewStub(channel());
+    v1::SearchResponse response;
+    const grpc::Status status =
+        stub->Search(NewContext().get(), request, &response);
+    if (!status.ok()) return RpcFailure(status);
+    if (line_.json) {
+      PrintJson(response);
+      return kExitOk;
+    }
+    out() << RenderSearchResults(response);
+    if (!response.did_you_mean().empty()) {
+      std::vector<std::string> corrected = words;
+      if (!request.query().empty()) {
+        corrected.front() = ShellQuote(response.did_you_mean());
+      } else {
+        corrected.insert(corrected.begin(),
+                         ShellQuote(response.did_you_mean()));
+      }
+      out() << "did you mean: " << response.did_you_mean() << "  (deja search "
+            << absl::StrJoin(corrected, " ") << ")\n";
+    }
+    if (!response.next_page_token().empty()) {
+      words.push_back(
+          absl::StrCat("--page ", ShellQuote(response.next_page_token())));
+      out() << "more: deja search " << absl::StrJoin(words, " ") << "\n";
+    }
+    return kExitOk;
+  }
+
+  int Seen() {
+    v1::FindSimilarRequest request;
+    if (!line_.args.empty()) request.set_symptoms(line_.args[0]);
+    for (const std::string& line : line_.GetAll("log")) {
+      request.add_log_lines(CutToBytes(line, kMaxLogLineBytes));
+    }
+    if (line_.Has("log-file")) {
+      const std::string path = line_.Get("log-file");
+      auto text = ReadInput(path, *env_.in);
+      if (!text.ok()) return FileFailure(path, text.status().message());
+      int skipped = 0;
+      for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+        line = absl::StripTrailingAsciiWhitespace(line);
+        if (absl::StripAsciiWhitespace(line).empty()) continue;
+        if (request.log_lines_size() >= kMaxLogLines) {
+          ++skipped;
+          continue;
+        }
+        request.add_log_lines(CutToBytes(std::string(line), kMaxLogLineBytes));
+      }
+      if (skipped > 0) {
+        err() << "deja: note: used the first " << kMaxLogLines
+              << " log lines of " << (path == kStdinName ? "stdin" : path)
+              << ", skipped " << skipped << "\n";
+      }
+    }
+    for (const std::string& value : line_.GetAll("service")) {
+      request.add_services(value);
+    }
+    if (line_.Has("like")) {
+      if (!request.symptoms().empty() || request.log_lines_size() > 0 ||
+          request.services_size() > 0) {
+        return UsageFailure(
+            "--like uses that postmortem as the description: give no "
+            "SYMPTOMS, --log, --log-file or --service with it");
+      }
+      request.set_postmortem_id(line_.Get("like"));
+    } else if (absl::StripAsciiWhitespace(request.symptoms()).empty() &&
+               request.log_lines_size() == 0) {
+      return UsageFailure(
+          "describe the incident: SYMPTOMS, --log LINE, --log-file F or "
+          "--like ID");
+    }
+    if (line_.Has("before")) {
+      auto time = ParseDateArgument(line_.Get("before"), DayEdge::kStart);
+      if (!time.ok()) {
+        return UsageFailure(
+            absl::StrCat("--before: ", time.status().message()));
+      }
+      *request.mutable_started_before() = ToTimestamp(*time);
+    }
+    if (line_.Has("limit")) {
+      auto limit = ParseLimit(line_.Get("limit"), kMaxSimilarLimit);
+      if (!limit.ok()) return UsageFailure(limit.status().message());
+      request.set_limit(*limit);
+    }
+    auto stub = v1::SearchService::NewStub(channel());
+    v1::FindSimilarResponse response;
+    const grpc::Status status =
+        stub->FindSimilar(NewContext().get(), request, &response);
+    if (!status.ok()) return RpcFailure(status);
+    if (line_.json) {
+      PrintJson(response);
+    } else {
+      out() << RenderSimilar(response);
+    }
+    return kExitOk;
+  }
+
+  int Admin() {
+    const std::string& what = line_.args[0];
+    auto stub = v1::AdminService::NewStub(channel());
+    if (what == "index-status") {
+      v1::IndexStatus status;
+      const grpc::Status result = stub->GetIndexStatus(
+          NewContext().get(), v1::GetIndexStatusRequest(), &status);
+      if (!result.ok()) return RpcFailure(result);
+      if (line_.json) {
+        PrintJson(status);
+      } else {
+        out() << RenderIndexStatus(status);
+      }
+      return kExitOk;
+    }
+    if (what == "rebuild-index") return RebuildIndex(*stub);
+    return UsageFailure(absl::StrCat("unknown admin command '", what,
+                                     "' (index-status or rebuild-index)"));
+  }
+
+  // A rebuild reads every postmortem: it gets hours unless --timeout says
+  // otherwise, and says every few seconds that it is still at it.
+  int RebuildIndex(v1::AdminService::Stub& stub) {
+    grpc::ClientContext context;
+    const absl::Duration timeout =
+        line_.timeout_given ? line_.timeout : kRebuildTimeout;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    if (!line_.json) {
+      err() << "rebuilding the search index from PostgreSQL (searches go on "
+               "meanwhile)...\n";
+    }
+    v1::RebuildIndexResponse response;
+    const absl::Time start = absl::Now();
+    std::future<grpc::Status> call = std::async(std::launch::async, [&] {
+      return stub.RebuildIndex(&context, v1::RebuildIndexRequest(), &response);
+    });
+    while (call.wait_for(absl::ToChronoSeconds(kProgressEvery)) !=
+           std::future_status::ready) {
+      if (!line_.json) {
+        err() << "  still rebuilding (" << CompactDuration(absl::Now() - start)
+              << ")\n";
+      }
+    }
+    const grpc::Status status = call.get();
+    if (!status.ok()) {
+      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        err() << "deja: DEADLINE_EXCEEDED: no answer within "
+              << absl::FormatDuration(timeout)
+              << "; the rebuild may still finish on the server (see 'deja "
+                 "admin index-status')\n";
+        return kExitFailure;
+      }
+      return RpcFailure(status);
+    }
+    if (line_.json) {
+      PrintJson(response);
+    } else {
+      out() << absl::StrFormat("rebuilt: %d documents in %.1f s (%s)\n",
+                               response.documents(), response.seconds(),
+                               response.index_path());
     }
     return kExitOk;
   }

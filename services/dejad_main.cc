@@ -2,6 +2,11 @@
 // (or connects to) PostgreSQL, applies migrations, serves gRPC until SIGINT
 // or SIGTERM, then drains calls and stops everything it started.
 //
+// The search index: with --indexer=on (the default) dejad is the index's one
+// writer (an IndexSync thread draining the outbox); with --indexer=off it
+// only reads the index under --index-dir, which a separate deja-indexer
+// keeps up to date.
+//
 // Contract with scripts and tests: log lines go to stderr; exactly one line
 // goes to stdout, "dejad listening on <host>:<port>", once the server takes
 // calls. Exit code 0 after a clean stop, 1 when startup fails.
@@ -41,13 +46,21 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/event_log.h"
+#include "deja/v1/admin_service.grpc.pb.h"
 #include "deja/v1/postmortem_service.grpc.pb.h"
+#include "deja/v1/search_service.grpc.pb.h"
+#include "indexer/index_sync.h"
+#include "indexer/xapian_searcher.h"
+#include "services/admin_service.h"
 #include "services/postmortem_service.h"
+#include "services/search_service.h"
 #include "store/embedded_postgres.h"
 #include "store/migrations.h"
+#include "store/pg_index_feed.h"
 #include "store/pg_store.h"
 
 namespace {
@@ -75,6 +88,11 @@ ABSL_FLAG(int, threads, DefaultThreads(),
           "many at once get RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, max_message_bytes, 4 << 20,
           "largest request or response message, in bytes");
+ABSL_FLAG(std::string, indexer, "on",
+          "on: dejad keeps the search index up to date itself; off: only "
+          "reads it, and a separate deja-indexer writes it");
+ABSL_FLAG(std::string, index_dir, "",
+          "the search index directory; empty means <data_dir>/index");
 
 namespace deja {
 namespace {
@@ -184,12 +202,24 @@ int Fail(absl::string_view what) {
   return 1;
 }
 
+// Documents and outbox depth, for the startup log line.
+std::string DescribeIndex(const v1::IndexStatus& status) {
+  return absl::StrCat(
+      status.documents(), " documents, ", status.pending(),
+      " outbox rows pending (lag ",
+      absl::StrFormat("%.1f s", status.lag_seconds()), ")",
+      status.last_error().empty()
+          ? ""
+          : absl::StrCat(", last error: ", status.last_error()));
+}
+
 int Run(int argc, char** argv) {
   SetLogProgramName("dejad");
   absl::SetProgramUsageMessage(
       "Deja server: serves deja.v1 over gRPC, storing postmortems in "
       "PostgreSQL.\nUsage: dejad [--listen=host:port] [--data-dir=DIR] "
-      "[--database-url=URL] [--threads=N]\nFlag names may be written with "
+      "[--database-url=URL] [--threads=N]\n       [--indexer=on|off] "
+      "[--index-dir=DIR]\nFlag names may be written with "
       "'-' or '_'.");
   absl::FlagsUsageConfig usage_config;
   usage_config.version_string = [] {
@@ -210,6 +240,28 @@ int Run(int argc, char** argv) {
   if (threads < 2) return Fail("--threads must be at least 2");
   if (max_message_bytes < 1024) {
     return Fail("--max-message-bytes must be at least 1024");
+  }
+  const std::string indexer_mode = absl::GetFlag(FLAGS_indexer);
+  if (indexer_mode != "on" && indexer_mode != "off") {
+    return Fail(
+        absl::StrCat("--indexer must be on or off, not '", indexer_mode, "'"));
+  }
+  const bool run_indexer = indexer_mode == "on";
+  std::string index_dir = absl::GetFlag(FLAGS_index_dir);
+  if (index_dir.empty()) {
+    index_dir = (std::filesystem::path(absl::GetFlag(FLAGS_data_dir)) / "index")
+                    .lexically_normal()
+                    .string();
+  }
+  {
+    std::error_code error;
+    const std::filesystem::path absolute =
+        std::filesystem::absolute(index_dir, error);
+    if (error) {
+      return Fail(
+          absl::StrCat("bad --index-dir ", index_dir, ": ", error.message()));
+    }
+    index_dir = absolute.lexically_normal().string();
   }
   google::protobuf::SetLogHandler(&ProtobufLogToEventLog);
   gpr_set_log_function(&GrpcLogToEventLog);
@@ -277,7 +329,78 @@ int Run(int argc, char** argv) {
     return Fail(
         absl::StrCat("cannot open the store: ", store.status().ToString()));
   }
-  auto service = std::make_unique<PostmortemService>(**store, kMaxCallTime);
+
+  PgIndexFeedOptions feed_options;
+  feed_options.connection_string = connection_string;
+  absl::StatusOr<std::unique_ptr<IndexFeed>> feed =
+      OpenPgIndexFeed(feed_options);
+  if (!feed.ok()) {
+    return Fail(
+        absl::StrCat("cannot open the outbox: ", feed.status().ToString()));
+  }
+  std::unique_ptr<IndexSync> sync;
+  if (run_indexer) {
+    // Open() rebuilds the index from PostgreSQL when it is missing, corrupt
+    // or of another schema version, which can take a while on a big one.
+    LogEvent(absl::StrCat("opening the search index in ", index_dir,
+                          " (rebuilt from PostgreSQL if missing or "
+                          "unreadable)"));
+    const absl::Time index_start = absl::Now();
+    IndexSyncOptions sync_options;
+    sync_options.index_dir = index_dir;
+    absl::StatusOr<std::unique_ptr<IndexSync>> opened =
+        IndexSync::Open(**feed, sync_options);
+    if (!opened.ok()) {
+      if (opened.status().code() == absl::StatusCode::kFailedPrecondition) {
+        return Fail(absl::StrCat(opened.status().message(),
+                                 " (another indexer holds it: stop it, or "
+                                 "run dejad with --indexer=off)"));
+      }
+      return Fail(absl::StrCat("cannot open the search index: ",
+                               opened.status().ToString()));
+    }
+    sync = *std::move(opened);
+    LogEvent(
+        absl::StrCat("search index open in ", MillisSince(index_start), " ms"));
+    sync->Start();
+  } else {
+    LogEvent(absl::StrCat("--indexer=off: reading the search index in ",
+                          index_dir, "; deja-indexer writes it"));
+  }
+  XapianSearcherOptions searcher_options;
+  searcher_options.index_dir = index_dir;
+  absl::StatusOr<std::unique_ptr<PostmortemSearcher>> searcher =
+      OpenXapianSearcher(searcher_options);
+  if (!searcher.ok()) {
+    return Fail(absl::StrCat("cannot open the search index for reading: ",
+                             searcher.status().ToString()));
+  }
+
+  auto service = std::make_unique<PostmortemService>(**store, kMaxCallTime,
+                                                     searcher->get());
+  auto search_service = std::make_unique<SearchService>(**searcher);
+  auto admin_service =
+      std::make_unique<AdminService>(sync.get(), **feed, **searcher, index_dir);
+  {
+    // The same answer AdminService.GetIndexStatus gives, once, for the log.
+    v1::IndexStatus status;
+    if (sync != nullptr) {
+      status = sync->Status();
+    } else {
+      absl::StatusOr<OutboxStats> stats = (*feed)->Stats();
+      if (stats.ok()) {
+        status.set_pending(stats->pending);
+        status.set_lag_seconds(absl::ToDoubleSeconds(stats->oldest_age));
+      }
+      absl::StatusOr<int64_t> documents = (*searcher)->DocumentCount();
+      if (documents.ok()) {
+        status.set_documents(*documents);
+      } else {
+        status.set_last_error(std::string(documents.status().message()));
+      }
+    }
+    LogEvent(absl::StrCat("search index: ", DescribeIndex(status)));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -298,6 +421,8 @@ int Run(int argc, char** argv) {
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetMaxSendMessageSize(max_message_bytes);
   builder.RegisterService(service.get());
+  builder.RegisterService(search_service.get());
+  builder.RegisterService(admin_service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::StrCat("cannot listen on ", listen,
@@ -306,6 +431,8 @@ int Run(int argc, char** argv) {
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(v1::PostmortemService::service_full_name(), true);
+  health->SetServingStatus(v1::SearchService::service_full_name(), true);
+  health->SetServingStatus(v1::AdminService::service_full_name(), true);
 
   const std::string address = WithPort(listen, port);
   LogEvent(absl::StrCat("serving on ", address, " with ", threads, " threads"));
@@ -320,7 +447,15 @@ int Run(int argc, char** argv) {
   health->Shutdown();
   server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
   server.reset();
+  // The indexer next: its cycle in progress finishes while PostgreSQL is
+  // still up.
+  if (sync != nullptr) sync->Stop();
+  admin_service.reset();
+  search_service.reset();
   service.reset();
+  sync.reset();
+  searcher->reset();
+  feed->reset();
   store->reset();
   int exit_code = 0;
   if (embedded != nullptr) {

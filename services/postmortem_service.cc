@@ -4,7 +4,9 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/event_log.h"
 #include "core/status_macros.h"
 #include "core/validation.h"
 #include "deja/v1/postmortem_service.grpc.pb.h"
@@ -19,11 +21,20 @@ const google::protobuf::ServiceDescriptor& Descriptor() {
       "PostmortemService");
 }
 
+// The wait for searchability ends this much before the client's deadline, so
+// that the answer (searchable = false) still reaches the client in time
+// instead of turning into DEADLINE_EXCEEDED.
+constexpr absl::Duration kAnswerMargin = absl::Milliseconds(250);
+
 }  // namespace
 
 PostmortemService::PostmortemService(PostmortemStore& store,
-                                     absl::Duration max_call_time)
-    : ProtoService(Descriptor()), store_(store), max_call_time_(max_call_time) {
+                                     absl::Duration max_call_time,
+                                     PostmortemSearcher* searcher)
+    : ProtoService(Descriptor()),
+      store_(store),
+      searcher_(searcher),
+      max_call_time_(max_call_time) {
   // Generic lambdas convert to each method's typed UnaryHandler.
   AddUnary<v1::SubmitPostmortemRequest, v1::SubmitPostmortemResponse>(
       "SubmitPostmortem", [this](auto& c, const auto& req, auto& resp) {
@@ -71,7 +82,32 @@ absl::Status PostmortemService::Submit(
                     StoreDeadline(context)));
   *response.mutable_postmortem() = std::move(result.postmortem);
   response.set_replayed(result.replayed);
+  if (request.wait_searchable()) {
+    response.set_searchable(WaitSearchable(context, response.postmortem()));
+  }
   return absl::OkStatus();
+}
+
+bool PostmortemService::WaitSearchable(const grpc::ServerContext& context,
+                                       const v1::Postmortem& postmortem) {
+  if (searcher_ == nullptr) return false;
+  const absl::Time start = absl::Now();
+  absl::Time deadline = start + kMaxSearchableWait;
+  const std::chrono::system_clock::time_point client = context.deadline();
+  if (client != std::chrono::system_clock::time_point::max()) {
+    deadline = std::min(deadline, absl::FromChrono(client) - kAnswerMargin);
+  }
+  // A replay may return a postmortem that has been updated since: waiting
+  // for its current version covers the one this request created.
+  const absl::Status status = searcher_->WaitUntilSearchable(
+      postmortem.id(), postmortem.version(), deadline);
+  if (status.ok()) return true;
+  // The postmortem is stored all the same; the index catches up later.
+  LogEvent(absl::StrCat("postmortem ", postmortem.id(), " version ",
+                        postmortem.version(), " not searchable after ",
+                        absl::FormatDuration(absl::Now() - start), ": ",
+                        status.ToString()));
+  return false;
 }
 
 absl::Status PostmortemService::Get(grpc::ServerContext& context,

@@ -8,10 +8,17 @@
 // derives its shutdown grace from the same value). Store errors reach the
 // client with their code and message unchanged.
 //
-// Thread-safe as far as the store is (PostmortemStore promises it). The
-// store must outlive the service.
+// Read-your-writes: a SubmitPostmortem with wait_searchable (a replay too)
+// waits on `searcher` until the postmortem's version is searchable, at most
+// until shortly before the client's deadline and never more than
+// kMaxSearchableWait. Running out of time is not an error: the response says
+// searchable = false (always so without a searcher).
+//
+// Thread-safe as far as the store and searcher are (their interfaces promise
+// it). Both must outlive the service.
 
 #include "absl/time/time.h"
+#include "core/postmortem_searcher.h"
 #include "core/postmortem_store.h"
 #include "services/proto_service.h"
 
@@ -19,7 +26,11 @@ namespace deja {
 
 class PostmortemService : public ProtoService {
  public:
-  PostmortemService(PostmortemStore& store, absl::Duration max_call_time);
+  static constexpr absl::Duration kMaxSearchableWait = absl::Seconds(10);
+
+  // `searcher` may be null: nothing is ever reported searchable then.
+  PostmortemService(PostmortemStore& store, absl::Duration max_call_time,
+                    PostmortemSearcher* searcher = nullptr);
 
  private:
   absl::Status Submit(grpc::ServerContext& context,
@@ -43,8 +54,12 @@ class PostmortemService : public ProtoService {
 
   // The client's deadline, or now + max_call_time_ when that comes first.
   absl::Time StoreDeadline(const grpc::ServerContext& context) const;
+  // Whether `postmortem` became searchable within the wait allowed.
+  bool WaitSearchable(const grpc::ServerContext& context,
+                      const v1::Postmortem& postmortem);
 
   PostmortemStore& store_;
+  PostmortemSearcher* const searcher_;
   const absl::Duration max_call_time_;
 };
 

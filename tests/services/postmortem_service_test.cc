@@ -12,10 +12,12 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "deja/v1/postmortem_service.grpc.pb.h"
+#include "tests/testing/fake_postmortem_searcher.h"
 #include "tests/testing/fake_postmortem_store.h"
 
 namespace deja {
@@ -441,6 +443,135 @@ TEST_F(ReflectionTest, DescribesPostmortemService) {
   const std::string text = response->DebugString();
   EXPECT_THAT(text, HasSubstr("file_descriptor_response"));
   EXPECT_THAT(text, HasSubstr("deja/v1/postmortem_service.proto"));
+}
+
+// Read-your-writes: the same service with a searcher to wait on.
+class ReadYourWritesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::PostmortemService::NewStub(
+        server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+
+  void TearDown() override { server_->Shutdown(); }
+
+  grpc::Status Submit(const v1::SubmitPostmortemRequest& request,
+                      v1::SubmitPostmortemResponse* response,
+                      absl::Duration timeout = absl::Seconds(30)) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return stub_->SubmitPostmortem(&context, request, response);
+  }
+
+  static v1::SubmitPostmortemRequest Waiting() {
+    v1::SubmitPostmortemRequest request = ValidSubmit();
+    request.set_wait_searchable(true);
+    return request;
+  }
+
+  testing::FakePostmortemStore store_;
+  testing::FakePostmortemSearcher searcher_;
+  PostmortemService service_{store_, kMaxCallTime, &searcher_};
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::PostmortemService::Stub> stub_;
+};
+
+// The fake store numbers ids from 1 in UUID shape.
+constexpr char kFirstId[] = "00000000-0000-4000-8000-000000000001";
+
+TEST_F(ReadYourWritesTest, WaitsUntilTheIndexHasTheVersion) {
+  std::thread indexer([this] {
+    absl::SleepFor(absl::Milliseconds(200));
+    searcher_.MarkIndexed(kFirstId, 1);
+  });
+  const absl::Time start = absl::Now();
+  v1::SubmitPostmortemResponse response;
+  const grpc::Status status = Submit(Waiting(), &response);
+  indexer.join();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.postmortem().id(), kFirstId);
+  EXPECT_TRUE(response.searchable());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  EXPECT_EQ(searcher_.wait_calls(), 1);
+}
+
+TEST_F(ReadYourWritesTest, WithoutWaitSearchableNothingWaits) {
+  v1::SubmitPostmortemResponse response;
+  ASSERT_TRUE(Submit(ValidSubmit(), &response).ok());
+  EXPECT_FALSE(response.searchable());
+  EXPECT_EQ(searcher_.wait_calls(), 0);
+}
+
+TEST_F(ReadYourWritesTest, TimeoutIsNotAnErrorButSearchableFalse) {
+  v1::SubmitPostmortemResponse response;
+  const absl::Time start = absl::Now();
+  const grpc::Status status = Submit(Waiting(), &response, absl::Seconds(1));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(response.searchable());
+  EXPECT_EQ(response.postmortem().version(), 1);
+  // It waited, but answered before the client's deadline.
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(500));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+TEST_F(ReadYourWritesTest, WaitNeverExceedsTenSeconds) {
+  v1::SubmitPostmortemResponse response;
+  searcher_.MarkIndexed(kFirstId, 1);
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(Submit(Waiting(), &response, absl::Hours(1)).ok());
+  EXPECT_TRUE(response.searchable());
+  EXPECT_LE(searcher_.last_wait_deadline(),
+            absl::Now() + PostmortemService::kMaxSearchableWait);
+  EXPECT_GE(searcher_.last_wait_deadline(),
+            before + PostmortemService::kMaxSearchableWait);
+}
+
+TEST_F(ReadYourWritesTest, SearcherErrorIsSearchableFalse) {
+  searcher_.FailNextCall(absl::UnavailableError("no index yet"));
+  v1::SubmitPostmortemResponse response;
+  const grpc::Status status = Submit(Waiting(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(response.searchable());
+}
+
+TEST_F(ReadYourWritesTest, ReplayWaitsToo) {
+  v1::SubmitPostmortemRequest request = Waiting();
+  request.set_request_id("retry-me");
+  searcher_.MarkIndexed(kFirstId, 1);
+  v1::SubmitPostmortemResponse first, second;
+  ASSERT_TRUE(Submit(request, &first).ok());
+  ASSERT_TRUE(Submit(request, &second).ok());
+  EXPECT_TRUE(second.replayed());
+  EXPECT_TRUE(second.searchable());
+  EXPECT_EQ(searcher_.wait_calls(), 2);
+
+  // Once the index loses it, a replay says so.
+  searcher_.MarkIndexed(kFirstId, 0);
+  ASSERT_TRUE(Submit(request, &second, absl::Milliseconds(600)).ok());
+  EXPECT_TRUE(second.replayed());
+  EXPECT_FALSE(second.searchable());
+}
+
+TEST_F(ReadYourWritesTest, FailedSubmitDoesNotWait) {
+  v1::SubmitPostmortemRequest request = Waiting();
+  request.mutable_postmortem()->clear_title();
+  v1::SubmitPostmortemResponse response;
+  EXPECT_EQ(Submit(request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(searcher_.wait_calls(), 0);
+}
+
+TEST_F(PostmortemServiceTest, WithoutSearcherWaitSearchableAnswersFalse) {
+  v1::SubmitPostmortemRequest request = ValidSubmit();
+  request.set_wait_searchable(true);
+  v1::SubmitPostmortemResponse response;
+  ASSERT_TRUE(Submit(request, &response).ok());
+  EXPECT_FALSE(response.searchable());
+  EXPECT_EQ(response.postmortem().version(), 1);
 }
 
 }  // namespace
