@@ -2,8 +2,8 @@
 # The README's first command: installs what is missing, builds, starts dejad
 # on its embedded PostgreSQL under ./deja-data (or, as root in a checkout the
 # postgres user cannot enter, /var/lib/deja/quickstart-data), loads the
-# sample postmortems and shows example queries. dejad keeps serving until
-# Ctrl-C.
+# sample postmortems and asks "have we seen this before?" about a new outage.
+# dejad keeps serving until Ctrl-C.
 #   --once   stop dejad after the example queries (for scripts and CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,22 +43,38 @@ grep -q "listening on" "$log.out" || { echo "quickstart: dejad did not start in 
 cat "$log.out"
 export DEJA_SERVER=$listen
 
-run() { echo; echo "\$ deja $*"; "$deja" "$@"; }
+# Echoes the command as it could be pasted back (arguments with spaces or
+# quotes in single quotes), then runs it.
+run() {
+  local shown="" arg
+  for arg in "$@"; do
+    if [[ $arg == *[[:space:]\'\"]* ]]; then
+      shown+=" '${arg//\'/\'\\\'\'}'"
+    else
+      shown+=" $arg"
+    fi
+  done
+  echo; echo "\$ deja$shown"; "$deja" "$@"
+}
 echo; echo "quickstart: loading the sample postmortems (samples/postmortems/)"
-run submit samples/postmortems/*.json
-run list --limit 10
-run list --service postgres-orders
-# The postmortem's own id is the first "id" of the compact JSON line.
-first=$("$deja" list --service postgres-orders --limit 1 --json |
-  grep -o '"id":"[0-9a-f-]\{36\}"' | head -1 | cut -d'"' -f4)
-[[ -n $first ]] && run get "$first"
+# --wait: each answer comes once search sees the postmortem.
+run submit --wait samples/postmortems/*.json
+run list --limit 5
+# A new outage of the samples' orders-database family (03, 11, 22), as the
+# on-call engineer would describe it: Deja says it has happened before, why
+# it thinks so, what fixed it and which fixes are still open.
+echo; echo "quickstart: have we seen this before?"
+run seen "Checkout cannot create orders: postgres-orders refuses new connections and the order-api pods time out waiting for a pooled connection" \
+  --log "2025-11-17 08:31:09.552 UTC [61877] invoice_export@orders FATAL:  sorry, too many clients already" \
+  --service postgres-orders --limit 3
+run search "certificate expired" --limit 3
 
 if ((once)); then
   echo; echo "quickstart: done (--once); stopping dejad"
   exit 0
 fi
 echo
-echo "quickstart: dejad is serving on $listen (pid $pid). Try: $deja list --help"
+echo "quickstart: dejad is serving on $listen (pid $pid). Try: $deja seen --help, $deja search --help"
 echo "quickstart: press Ctrl-C to stop it."
 trap 'stop; exit 0' INT TERM
 wait "$pid"

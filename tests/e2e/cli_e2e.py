@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 import unittest
 import uuid
 
@@ -148,6 +149,151 @@ class CliTest(unittest.TestCase):
 
     def submit_file(self, path):
         return self.assertOk(deja("submit", path))
+
+
+def sample_files():
+    return sorted(glob.glob(os.path.join(os.environ.get("DEJA_SAMPLES", ""),
+                                         "*.json")))
+
+
+def json_lines(result):
+    """The JSON objects of a --json output, one per line."""
+    return [json.loads(l) for l in result.out.splitlines() if l.strip()]
+
+
+class SearchCliTest(CliTest):
+    """deja submit --wait, search, seen and admin over the samples."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.files = sample_files()
+        cls.ids = {}  # "08" -> id
+        if not cls.files:
+            return
+        # Replays the samples another class may have submitted already.
+        r = deja("submit", "--wait", "--json", *cls.files)
+        if r.code != 0:
+            raise AssertionError(str(r))
+        for path, answer in zip(cls.files, json_lines(r)):
+            cls.ids[os.path.basename(path)[:2]] = answer["postmortem"]["id"]
+
+    def setUp(self):
+        if not self.files:
+            self.skipTest("no sample postmortems in %s (DEJA_SAMPLES)"
+                          % os.environ.get("DEJA_SAMPLES", "<unset>"))
+        deadline = time.monotonic() + 60
+        while self.index_status()["pending"] != 0:
+            self.assertLess(time.monotonic(), deadline, "index never caught up")
+            time.sleep(0.1)
+
+    def index_status(self):
+        status = json.loads(self.assertOk(
+            deja("admin", "index-status", "--json")).out)
+        # proto3 JSON writes int64 as a string and may leave zeros out.
+        status["pending"] = int(status.get("pending", 0))
+        status["documents"] = int(status.get("documents", 0))
+        return status
+
+    def test_submit_wait_is_searchable_at_once(self):
+        team = "cli-" + uuid.uuid4().hex[:10]
+        word = "glimmerquake" + uuid.uuid4().hex[:6]
+        doc = minimal_json(team, title="Sorting belts halted by %s firmware"
+                           % word, service="sorter-" + team)
+        r = self.assertOk(deja("submit", "--wait", write_json(
+            "wait-%s.json" % team, doc)))
+        rows = table_rows(r.out)
+        self.assertIn("SEARCHABLE", r.out.splitlines()[0], str(r))
+        self.assertEqual(len(rows), 1, str(r))
+        self.assertIn(" yes ", rows[0], str(r))
+        pid = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", rows[0]).group(0)
+        found = json.loads(self.assertOk(deja("search", word, "--json")).out)
+        self.assertEqual([h["incident"]["id"] for h in found.get("hits", [])],
+                         [pid])
+
+    def test_search_table_and_json(self):
+        r = self.assertOk(deja("search", "expired", "certificate",
+                               "--service", "edge-proxy",
+                               "--service", "auth-service"))
+        self.assertRegex(r.out.splitlines()[0], r"^\d+ match")
+        for n in ("10", "21"):
+            self.assertIn(self.ids[n], r.out, str(r))
+        self.assertRegex(r.out, r"\*certificate\*|\*expired\*",
+                         "snippets mark the matched words\n%s" % r)
+        self.assertRegex(r.out, r"(?m)^service: ", "facets shown\n%s" % r)
+
+        found = json.loads(self.assertOk(deja(
+            "search", "title:certificate", "--json")).out)
+        ids = {h["incident"]["id"] for h in found["hits"]}
+        self.assertTrue({self.ids["10"], self.ids["21"]} <= ids, found)
+        self.assertTrue(all("snippet" in h for h in found["hits"]), found)
+        self.assertTrue(any(f["field"] == "service" for f in found["facets"]))
+
+    def test_search_newest_with_filters(self):
+        found = json.loads(self.assertOk(deja(
+            "search", "--service", "route-planner", "--sort", "newest",
+            "--before", "2026-01-01", "--json")).out)
+        self.assertEqual([h["incident"]["id"] for h in found["hits"]],
+                         [self.ids[n] for n in ("25", "15", "06", "02")])
+
+    def test_bad_query_is_invalid_argument(self):
+        self.assertCliError(deja("search", "foo AND"), 1,
+                            "deja: INVALID_ARGUMENT")
+        self.assertCliError(deja("search", "(((("), 1,
+                            "deja: INVALID_ARGUMENT")
+
+    def test_seen_before_with_reasons_and_open_fixes(self):
+        args = ["seen",
+                "Partner calls to our public API fail: the TLS handshake is "
+                "refused because the certificate has expired",
+                "--log", "x509: certificate has expired or is not yet valid: "
+                "current time 2025-12-30T21:00:03Z is after "
+                "2025-12-30T20:59:59Z",
+                "--service", "edge-proxy", "--before", "2026-01-01"]
+        r = self.assertOk(deja(*args))
+        self.assertTrue(r.out.startswith("SEEN BEFORE"), str(r))
+        self.assertIn("why it matches", r.out, str(r))
+        self.assertIn("same error: ", r.out, str(r))
+        self.assertIn("same services: ", r.out, str(r))
+        self.assertIn("OPEN", r.out, "open action items flagged\n%s" % r)
+        first = re.search(r"(?m)^   id (\S+)$", r.out).group(1)
+        self.assertIn(first, (self.ids["10"], self.ids["21"]), str(r))
+
+        answer = json.loads(self.assertOk(deja(*args, "--json")).out)
+        self.assertEqual(answer["verdict"], "SEEN_BEFORE")
+        top = answer["incidents"][0]
+        self.assertIn(top["incident"]["id"], (self.ids["10"], self.ids["21"]))
+        self.assertTrue(top["sharedSignatures"], top)
+        self.assertIn("edge-proxy", top["sharedServices"])
+
+    def test_seen_like_a_stored_postmortem(self):
+        answer = json.loads(self.assertOk(deja(
+            "seen", "--like", self.ids["08"], "--json")).out)
+        ids = [i["incident"]["id"] for i in answer["incidents"]]
+        self.assertNotIn(self.ids["08"], ids)
+        self.assertIn(self.ids["19"], ids[:3], answer)
+
+    def test_seen_log_file(self):
+        path = write_json("oom-%s.log" % uuid.uuid4().hex[:6],
+                          "Nov 04 05:02:11 ip-10-20-77-9 kernel: [5512.128] "
+                          "Out of memory: Killed process 3311 (route-planner) "
+                          "total-vm:9102332kB, anon-rss:6300112kB, "
+                          "file-rss:0kB, shmem-rss:0kB, UID:10001 "
+                          "pgtables:14000kB oom_score_adj:985\n")
+        answer = json.loads(self.assertOk(deja(
+            "seen", "planning pods keep dying", "--log-file", path,
+            "--before", "2026-01-01", "--json")).out)
+        self.assertEqual(answer["verdict"], "SEEN_BEFORE", answer)
+        self.assertIn(answer["incidents"][0]["incident"]["id"],
+                      (self.ids["06"], self.ids["15"], self.ids["25"]))
+
+    def test_admin_index_status(self):
+        r = self.assertOk(deja("admin", "index-status"))
+        for label in ("documents:", "pending:", "index:", "last error:"):
+            self.assertIn(label, r.out, str(r))
+        status = self.index_status()
+        self.assertGreaterEqual(status["documents"], len(self.files))
+        self.assertTrue(status.get("indexerRunning"), status)
+        self.assertCliError(deja("admin", "frobnicate"), 2, "deja: ")
 
 
 class SubmitGetListTest(CliTest):
