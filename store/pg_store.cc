@@ -15,11 +15,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/status_macros.h"
 #include "core/validation.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "store/connection_pool.h"
 #include "store/pg_errors.h"
@@ -131,19 +133,54 @@ void SerializeRequestId(pqxx::work& txn, const std::string& request_id) {
       request_id);
 }
 
+// What makes two submits "the same content". `current` leaves out fields at
+// their default value, so a field added to Postmortem later does not change
+// the fingerprint of content that does not use it. `first_release` is the
+// form the first release stored (every field printed, before `narrative`
+// existed), still accepted so that retries of those submits keep replaying.
+struct SubmitFingerprint {
+  std::string current;
+  std::string first_release;
+};
+
+absl::StatusOr<SubmitFingerprint> FingerprintOf(
+    const v1::Postmortem& postmortem) {
+  SubmitFingerprint fingerprint;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (const auto status = google::protobuf::util::MessageToJsonString(
+          postmortem, &fingerprint.current, options);
+      !status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("postmortem to JSON: ", status.ToString()));
+  }
+  if (postmortem.narrative().empty()) {
+    DEJA_ASSIGN_OR_RETURN(fingerprint.first_release, DocumentJson(postmortem));
+    // The first release had no `narrative` field. Inside a JSON string a
+    // quote is always escaped, so this text can only be the top-level key.
+    constexpr char kNarrative[] = "\"narrative\":\"\",";
+    if (const size_t at = fingerprint.first_release.find(kNarrative);
+        at != std::string::npos) {
+      fingerprint.first_release.erase(at, sizeof kNarrative - 1);
+    }
+  }
+  return fingerprint;
+}
+
 // The postmortem `request_id` created, as it is now, if there is one: replayed
 // when the content is the same, FAILED_PRECONDITION when it differs. A retry
 // that comes after an update sees the current version.
 absl::StatusOr<std::optional<SubmitResult>> FindEarlierSubmit(
     pqxx::work& txn, const std::string& request_id,
-    const std::string& fingerprint) {
+    const SubmitFingerprint& fingerprint) {
   const pqxx::result rows = txn.exec_params(
-      "SELECT s.content_sha256 = sha256(convert_to($2, 'UTF8')), "
+      "SELECT s.content_sha256 IN (sha256(convert_to($2, 'UTF8')), "
+      "                            sha256(convert_to($3, 'UTF8'))), "
       "       s.postmortem_id::text, p.document::text, "
       "       p.deleted_at IS NOT NULL "
       "FROM submit_requests s JOIN postmortems p ON p.id = s.postmortem_id "
       "WHERE s.request_id = $1",
-      request_id, fingerprint);
+      request_id, fingerprint.current, fingerprint.first_release);
   if (rows.empty()) return std::nullopt;
   if (!rows[0][0].as<bool>()) {
     return absl::FailedPreconditionError(
@@ -172,8 +209,8 @@ absl::StatusOr<SubmitResult> SubmitIn(pqxx::work& txn,
   for (v1::ActionItem& item : *postmortem.mutable_action_items()) {
     item.clear_id();  // output only on submit
   }
-  DEJA_ASSIGN_OR_RETURN(const std::string fingerprint,
-                        DocumentJson(postmortem));
+  DEJA_ASSIGN_OR_RETURN(const SubmitFingerprint fingerprint,
+                        FingerprintOf(postmortem));
   if (!request_id.empty()) {
     SerializeRequestId(txn, request_id);
     DEJA_ASSIGN_OR_RETURN(std::optional<SubmitResult> earlier,
@@ -196,7 +233,7 @@ absl::StatusOr<SubmitResult> SubmitIn(pqxx::work& txn,
         "INSERT INTO submit_requests "
         "(request_id, content_sha256, postmortem_id) "
         "VALUES ($1, sha256(convert_to($2, 'UTF8')), $3::uuid)",
-        request_id, fingerprint, postmortem.id());
+        request_id, fingerprint.current, postmortem.id());
   }
   return SubmitResult{std::move(postmortem), false};
 }
