@@ -91,10 +91,10 @@ bool SetOption(const std::string& assignment, SimilarityOptions& options) {
       {"feedback_min_documents", &options.feedback_min_documents},
       {"candidates", &options.candidates},
   };
-  if (auto it = doubles.find(parts[0]); it != doubles.end()) {
-    *it->second = value;
-  } else if (auto it = ints.find(parts[0]); it != ints.end()) {
-    *it->second = static_cast<int>(value);
+  if (auto d = doubles.find(parts[0]); d != doubles.end()) {
+    *d->second = value;
+  } else if (auto i = ints.find(parts[0]); i != ints.end()) {
+    *i->second = static_cast<int>(value);
   } else if (parts[0] == "synonyms") {
     options.synonyms = value != 0;
   } else if (parts[0] == "feedback_from_short_fields") {
