@@ -140,9 +140,16 @@ absl::Status ValidateFindSimilar(const v1::FindSimilarRequest& request) {
                    absl::StrCat("too many entries (", request.log_lines_size(),
                                 ", at most ", kMaxListItems, ")"));
   }
+  size_t log_bytes = 0;
   for (int i = 0; i < request.log_lines_size(); ++i) {
     DEJA_RETURN_IF_ERROR(CheckText(request.log_lines(i), kMaxLogLine,
                                    ElementPath("log_lines", i)));
+    log_bytes += request.log_lines(i).size();
+  }
+  if (log_bytes > kMaxLogLinesTotal) {
+    return Invalid("log_lines",
+                   absl::StrCat("too long in total (", log_bytes,
+                                " bytes, at most ", kMaxLogLinesTotal, ")"));
   }
   DEJA_RETURN_IF_ERROR(CheckNameList(request.services(), "services"));
   if (request.has_started_before()) {

@@ -15,6 +15,10 @@ namespace deja {
 
 inline constexpr size_t kMaxQuery = 4096;
 inline constexpr size_t kMaxSymptoms = 16 * 1024;
+// All of a FindSimilar request's log lines together: each line may be
+// kMaxLogLine long, but 200 of them would make one request a megabyte of
+// words to weigh.
+inline constexpr size_t kMaxLogLinesTotal = 64 * 1024;
 inline constexpr int kMaxSearchPageSize = 100;
 inline constexpr int kMaxSimilarLimit = 50;
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/error_signature.h"
+#include "core/status_macros.h"
 #include "indexer/document_builder.h"
 #include "indexer/index_schema.h"
 #include "indexer/synonyms.h"
@@ -101,14 +102,22 @@ struct QueryTerm {
   std::optional<size_t> group;
   // Summed weight of its occurrences.
   double weight = 0;
-  // Inverse document frequency in the index (set by Weigh).
+  // Inverse document frequency in the index and whether any document holds
+  // it (set by Weigh).
   double idf = 0;
+  bool held = false;
 };
 
 struct Description {
   std::vector<QueryTerm> terms;
   // Key ("w:" + stem or "g:" + group) -> index in terms.
   std::map<std::string, size_t> by_key;
+  // Over every term the description wrote, before KeepStrongest (set by
+  // Weigh): the summed saturated weight, and that weight times idf and idf
+  // squared (the denominators of coverage).
+  double total_weight = 0;
+  double total_mass = 0;
+  double total_distinctive_mass = 0;
   // Adjacent content words, unstemmed, for proximity.
   std::vector<std::pair<std::string, std::string>> bigrams;
   // Lowercased service names -> as written.
@@ -233,8 +242,7 @@ Description DescribeRequest(const v1::FindSimilarRequest& request,
     description.signatures.push_back(std::move(shared));
   }
   for (const std::string& service : request.services()) {
-    const std::string key =
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(service));
+    const std::string key = NormalTermValue(service);
     if (key.empty()) continue;
     description.services.emplace(key, service);
     builder.AddWords(Words(service), options.service_word_weight, false);
@@ -304,6 +312,11 @@ Description DescribeDocument(const Xapian::Database& db, Xapian::docid docid,
   return description;
 }
 
+// Diminishing returns for a word repeated in the description.
+double Saturate(double weight) {
+  return weight <= 1.0 ? weight : 1.0 + std::log(weight);
+}
+
 double Idf(double n, double docs) {
   return std::log(1.0 + (docs - n + 0.5) / (n + 0.5));
 }
@@ -328,12 +341,51 @@ void Weigh(const Xapian::Database& db, Description& description) {
       n = db.get_termfreq("Z" + term.stem);
     }
     term.idf = Idf(n, docs);
+    term.held = n > 0;
+  }
+  for (const QueryTerm& term : description.terms) {
+    description.total_weight += Saturate(term.weight);
+    description.total_mass += Saturate(term.weight) * term.idf;
+    description.total_distinctive_mass +=
+        Saturate(term.weight) * term.idf * term.idf;
   }
 }
 
-// Diminishing returns for a word repeated in the description.
-double Saturate(double weight) {
-  return weight <= 1.0 ? weight : 1.0 + std::log(weight);
+// Bounds the work of a long description (16 KiB of symptoms and 64 KiB of
+// log lines hold thousands of distinct words, each ~3 subqueries and a check
+// per candidate and field): keeps the `max_terms` strongest terms that some
+// document holds. A term no document holds matches nothing; past the
+// strongest few hundred, the rest cannot change a ranking meaningfully. Both
+// still count in the totals, so a description full of words nobody wrote
+// stays new.
+void KeepStrongest(Description& description, int max_terms) {
+  std::vector<size_t> held;
+  for (size_t i = 0; i < description.terms.size(); ++i) {
+    if (description.terms[i].held) held.push_back(i);
+  }
+  const size_t kept =
+      std::min(held.size(), static_cast<size_t>(std::max(0, max_terms)));
+  const auto strength = [&description](size_t i) {
+    const QueryTerm& term = description.terms[i];
+    return Saturate(term.weight) * term.idf;
+  };
+  // Ties go to the earlier word; the kept keep the description's order.
+  std::stable_sort(held.begin(), held.end(), [&](size_t a, size_t b) {
+    return strength(a) > strength(b);
+  });
+  held.resize(kept);
+  std::sort(held.begin(), held.end());
+  std::vector<QueryTerm> terms;
+  terms.reserve(kept);
+  for (size_t i : held) terms.push_back(std::move(description.terms[i]));
+  description.terms = std::move(terms);
+  description.by_key.clear();
+  for (size_t i = 0; i < description.terms.size(); ++i) {
+    const QueryTerm& term = description.terms[i];
+    description.by_key.emplace(term.group ? absl::StrCat("g:", *term.group)
+                                          : absl::StrCat("w:", term.stem),
+                               i);
+  }
 }
 
 Xapian::Query TermQuery(const QueryTerm& term, const std::string& prefix,
@@ -464,15 +516,11 @@ std::vector<Xapian::Query> FeedbackQuery(const Xapian::Database& db,
   ranked.resize(kept);
   double vote_sum = 0;
   for (const auto& [vote, term] : ranked) vote_sum += vote;
-  double query_weight = 0;
-  for (const QueryTerm& term : description.terms) {
-    query_weight += Saturate(term.weight);
-  }
   std::vector<Xapian::Query> expansion;
   for (const auto& [vote, term] : ranked) {
     expansion.emplace_back(
         Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(term),
-        options.feedback_weight * query_weight * vote / vote_sum);
+        options.feedback_weight * description.total_weight * vote / vote_sum);
   }
   return expansion;
 }
@@ -536,103 +584,114 @@ v1::Verdict VerdictOf(double score, const SimilarityOptions& options) {
   return v1::NEW;
 }
 
-absl::StatusOr<v1::FindSimilarResponse> Run(
-    const Xapian::Database& db, const v1::FindSimilarRequest& request,
-    int64_t now_unix_seconds, const SimilarityOptions& options) {
-  const Xapian::Stem stemmer("english");
-  const int limit = request.limit() <= 0 ? kDefaultLimit
-                                         : std::min(request.limit(), kMaxLimit);
+// The time bound and the "more like this" document, applied to every pass.
+struct Scope {
+  const Description& description;
+  const v1::FindSimilarRequest& request;
+  const std::string& self_term;
 
-  Description description;
-  std::string self_term;
-  if (!request.postmortem_id().empty()) {
-    self_term = IdTerm(request.postmortem_id());
-    Xapian::PostingIterator posting = db.postlist_begin(self_term);
-    if (posting == db.postlist_end(self_term)) {
-      return absl::NotFoundError(absl::StrCat(
-          "postmortem ", request.postmortem_id(), " is not in the index"));
-    }
-    description = DescribeDocument(db, *posting, options);
-  } else {
-    description = DescribeRequest(request, options);
+  Xapian::Query Apply(Xapian::Query query) const {
+    return Restrict(std::move(query), description, request, self_term);
   }
-  Weigh(db, description);
+};
 
-  v1::FindSimilarResponse response;
-  for (const v1::SharedSignature& signature : description.signatures) {
-    if (!signature.normalized().empty()) {
-      *response.add_query_signatures() = signature;
+// CombSUM of the two passes' best-normalised scores: a document the
+// expansion lifts must also score on the engineer's own words, which keeps
+// topic drift away from the top. The scale stays 0..1, the one the bonuses
+// are measured in.
+void FusePasses(const Xapian::MSet& first, const Xapian::MSet& expanded,
+                double first_share,
+                std::map<Xapian::docid, Candidate>& candidates) {
+  std::map<Xapian::docid, double> fused;
+  const auto add = [&fused](const Xapian::MSet& pass, double share) {
+    const double best = pass.empty() ? 0 : pass.begin().get_weight();
+    if (best <= 0) return;
+    for (auto it = pass.begin(); it != pass.end(); ++it) {
+      fused[*it] += share * it.get_weight() / best;
     }
+  };
+  add(first, first_share);
+  add(expanded, 1 - first_share);
+  for (const auto& [docid, weight] : fused) {
+    Candidate& candidate = candidates[docid];
+    candidate.docid = docid;
+    candidate.text_weight = weight;
   }
+}
 
+// The documents the description's words find (with feedback, fused with the
+// first pass), text_weight set.
+void AddTextCandidates(const Xapian::Database& db, const Scope& scope,
+                       const SimilarityOptions& options,
+                       std::map<Xapian::docid, Candidate>& candidates) {
+  const Description& description = scope.description;
+  if (description.terms.empty()) return;
   Xapian::Enquire enquire(db);
   enquire.set_weighting_scheme(
       Xapian::BM25Weight(options.k1, 0, 1, options.b, 0.5));
-  std::map<Xapian::docid, Candidate> candidates;
-  if (!description.terms.empty()) {
-    Xapian::Query text = TextQuery(description, options);
-    enquire.set_query(Restrict(text, description, request, self_term));
-    Xapian::MSet mset = enquire.get_mset(0, options.candidates);
-    if (options.feedback_documents > 0 && !mset.empty()) {
-      const std::vector<Xapian::Query> expansion =
-          FeedbackQuery(db, mset, description, options);
-      if (!expansion.empty()) {
-        const Xapian::MSet first = mset;  // cheap: MSet is reference-counted
-        text = Xapian::Query(Xapian::Query::OP_OR, text,
-                             Xapian::Query(Xapian::Query::OP_OR,
-                                           expansion.begin(), expansion.end()));
-        enquire.set_query(Restrict(text, description, request, self_term));
-        mset = enquire.get_mset(0, options.candidates);
-        if (options.feedback_fusion > 0) {
-          // Fuses the two passes (CombSUM of best-normalised scores): a
-          // document the expansion lifts must also score on the engineer's
-          // own words, which keeps topic drift away from the top. The scale
-          // stays 0..1, the one the bonuses below are measured in.
-          std::map<Xapian::docid, double> fused;
-          const auto add = [&fused](const Xapian::MSet& pass, double share) {
-            const double best = pass.empty() ? 0 : pass.begin().get_weight();
-            if (best <= 0) return;
-            for (auto it = pass.begin(); it != pass.end(); ++it) {
-              fused[*it] += share * it.get_weight() / best;
-            }
-          };
-          add(first, options.feedback_fusion);
-          add(mset, 1 - options.feedback_fusion);
-          for (const auto& [docid, weight] : fused) {
-            Candidate& candidate = candidates[docid];
-            candidate.docid = docid;
-            candidate.text_weight = weight;
-          }
-          mset = Xapian::MSet();
-        }
+  Xapian::Query text = TextQuery(description, options);
+  enquire.set_query(scope.Apply(text));
+  Xapian::MSet mset = enquire.get_mset(0, options.candidates);
+  if (options.feedback_documents > 0 && !mset.empty()) {
+    const std::vector<Xapian::Query> expansion =
+        FeedbackQuery(db, mset, description, options);
+    if (!expansion.empty()) {
+      const Xapian::MSet first = mset;  // cheap: MSet is reference-counted
+      text = Xapian::Query(Xapian::Query::OP_OR, text,
+                           Xapian::Query(Xapian::Query::OP_OR,
+                                         expansion.begin(), expansion.end()));
+      enquire.set_query(scope.Apply(text));
+      mset = enquire.get_mset(0, options.candidates);
+      if (options.feedback_fusion > 0) {
+        FusePasses(first, mset, options.feedback_fusion, candidates);
+        return;
       }
     }
-    for (auto it = mset.begin(); it != mset.end(); ++it) {
-      Candidate& candidate = candidates[*it];
-      candidate.docid = *it;
-      candidate.text_weight = it.get_weight();
-    }
   }
-  // Every document sharing an error signature is a candidate, whatever its
-  // words.
-  if (!description.signatures.empty()) {
-    std::vector<Xapian::Query> signature_terms;
-    for (const v1::SharedSignature& signature : description.signatures) {
-      signature_terms.emplace_back(
-          absl::StrCat(kSignaturePrefix, signature.id()));
-    }
-    Xapian::Enquire by_signature(db);
-    by_signature.set_weighting_scheme(Xapian::BoolWeight());
-    by_signature.set_query(
-        Restrict(Xapian::Query(Xapian::Query::OP_OR, signature_terms.begin(),
-                               signature_terms.end()),
-                 description, request, self_term));
-    const Xapian::MSet mset = by_signature.get_mset(0, options.candidates);
-    for (auto it = mset.begin(); it != mset.end(); ++it) {
-      candidates[*it].docid = *it;
-    }
+  for (auto it = mset.begin(); it != mset.end(); ++it) {
+    Candidate& candidate = candidates[*it];
+    candidate.docid = *it;
+    candidate.text_weight = it.get_weight();
   }
+}
 
+// Every document sharing an error signature is a candidate, whatever its
+// words.
+void AddSignatureCandidates(const Xapian::Database& db, const Scope& scope,
+                            const SimilarityOptions& options,
+                            std::map<Xapian::docid, Candidate>& candidates) {
+  const Description& description = scope.description;
+  if (description.signatures.empty()) return;
+  std::vector<Xapian::Query> signature_terms;
+  for (const v1::SharedSignature& signature : description.signatures) {
+    signature_terms.emplace_back(
+        absl::StrCat(kSignaturePrefix, signature.id()));
+  }
+  Xapian::Enquire by_signature(db);
+  by_signature.set_weighting_scheme(Xapian::BoolWeight());
+  by_signature.set_query(scope.Apply(Xapian::Query(
+      Xapian::Query::OP_OR, signature_terms.begin(), signature_terms.end())));
+  const Xapian::MSet mset = by_signature.get_mset(0, options.candidates);
+  for (auto it = mset.begin(); it != mset.end(); ++it) {
+    candidates[*it].docid = *it;
+  }
+}
+
+std::map<Xapian::docid, Candidate> GatherCandidates(
+    const Xapian::Database& db, const Scope& scope,
+    const SimilarityOptions& options) {
+  std::map<Xapian::docid, Candidate> candidates;
+  AddTextCandidates(db, scope, options, candidates);
+  AddSignatureCandidates(db, scope, options, candidates);
+  return candidates;
+}
+
+// Reads each candidate's terms, shared signatures and services, and sets its
+// calibrated score (for the verdict) and its rank.
+void Score(const Xapian::Database& db, const Description& description,
+           const SimilarityOptions& options,
+           std::map<Xapian::docid, Candidate>& candidates) {
+  const Xapian::Stem stemmer("english");
   double top_text = 0;
   for (const auto& [docid, candidate] : candidates) {
     top_text = std::max(top_text, candidate.text_weight);
@@ -640,14 +699,8 @@ absl::StatusOr<v1::FindSimilarResponse> Run(
   // Coverage weighs each term by idf squared: whether a past incident is the
   // same one shows in the description's distinctive words, and a
   // description full of words nobody wrote before is new.
-  double query_mass = 0;
-  double distinctive_mass = 0;
-  for (const QueryTerm& term : description.terms) {
-    query_mass += Saturate(term.weight) * term.idf;
-    distinctive_mass += Saturate(term.weight) * term.idf * term.idf;
-  }
-
-  std::vector<Candidate*> ranked;
+  const double query_mass = description.total_mass;
+  const double distinctive_mass = description.total_distinctive_mass;
   for (auto& [docid, candidate] : candidates) {
     const Xapian::Document document = db.get_document(docid);
     for (auto term = document.termlist_begin(); term != document.termlist_end();
@@ -691,19 +744,108 @@ absl::StatusOr<v1::FindSimilarResponse> Run(
         options.coverage_mix * coverage +
         (candidate.signatures.empty() ? 0 : options.signature_bonus) +
         (candidate.services.empty() ? 0 : options.service_bonus);
-    ranked.push_back(&candidate);
   }
+}
+
+// The best `limit` candidates by rank (ties: the older document first).
+std::vector<const Candidate*> Best(
+    const std::map<Xapian::docid, Candidate>& candidates, int limit) {
+  std::vector<const Candidate*> ranked;
+  for (const auto& [docid, candidate] : candidates)
+    ranked.push_back(&candidate);
   std::sort(ranked.begin(), ranked.end(),
             [](const Candidate* a, const Candidate* b) {
               if (a->rank != b->rank) return a->rank > b->rank;
               return a->docid < b->docid;
             });
   if (ranked.size() > static_cast<size_t>(limit)) ranked.resize(limit);
+  return ranked;
+}
+
+// Fills `incident` with the candidate's summary, score, verdict and reasons:
+// the description's terms it holds, per field, most important first.
+absl::Status Explain(const Xapian::Database& db, const Candidate& candidate,
+                     const std::vector<const QueryTerm*>& by_importance,
+                     int64_t now_unix_seconds, const SimilarityOptions& options,
+                     v1::SimilarIncident& incident) {
+  const Xapian::Stem stemmer("english");
+  v1::IncidentSummary summary;
+  if (!summary.ParseFromString(db.get_document(candidate.docid).get_data())) {
+    return absl::InternalError(absl::StrCat("index document ", candidate.docid,
+                                            " has unreadable data"));
+  }
+  MarkOverdue(summary, now_unix_seconds);
+  int open = 0;
+  int overdue = 0;
+  for (const v1::ActionItemSummary& item : summary.action_items()) {
+    open += item.open() ? 1 : 0;
+    overdue += item.overdue() ? 1 : 0;
+  }
+  *incident.mutable_incident() = std::move(summary);
+  incident.set_score(candidate.score);
+  incident.set_verdict(VerdictOf(candidate.score, options));
+  for (const Field& field : kFields) {
+    v1::FieldMatch match;
+    for (const QueryTerm* term : by_importance) {
+      if (Holds(candidate.terms, *term, field.prefix, stemmer)) {
+        match.add_terms(term->surface);
+      }
+    }
+    if (match.terms_size() > 0) {
+      match.set_field(field.name);
+      *incident.add_matched_terms() = std::move(match);
+    }
+  }
+  for (const v1::SharedSignature& signature : candidate.signatures) {
+    *incident.add_shared_signatures() = signature;
+  }
+  for (const std::string& service : candidate.services) {
+    incident.add_shared_services(service);
+  }
+  incident.set_open_action_items(open);
+  incident.set_overdue_action_items(overdue);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::FindSimilarResponse> Run(
+    const Xapian::Database& db, const v1::FindSimilarRequest& request,
+    int64_t now_unix_seconds, const SimilarityOptions& options) {
+  const int limit = request.limit() <= 0 ? kDefaultLimit
+                                         : std::min(request.limit(), kMaxLimit);
+
+  Description description;
+  std::string self_term;
+  if (!request.postmortem_id().empty()) {
+    self_term = IdTerm(request.postmortem_id());
+    Xapian::PostingIterator posting = db.postlist_begin(self_term);
+    if (posting == db.postlist_end(self_term)) {
+      return absl::NotFoundError(absl::StrCat(
+          "postmortem ", request.postmortem_id(), " is not in the index"));
+    }
+    description = DescribeDocument(db, *posting, options);
+  } else {
+    description = DescribeRequest(request, options);
+  }
+  Weigh(db, description);
+  KeepStrongest(description, options.max_query_terms);
+
+  v1::FindSimilarResponse response;
+  for (const v1::SharedSignature& signature : description.signatures) {
+    if (!signature.normalized().empty()) {
+      *response.add_query_signatures() = signature;
+    }
+  }
+
+  const Scope scope{description, request, self_term};
+  std::map<Xapian::docid, Candidate> candidates =
+      GatherCandidates(db, scope, options);
+  Score(db, description, options, candidates);
 
   // Most important query terms first in the reasons.
   std::vector<const QueryTerm*> by_importance;
-  for (const QueryTerm& term : description.terms)
+  for (const QueryTerm& term : description.terms) {
     by_importance.push_back(&term);
+  }
   std::stable_sort(by_importance.begin(), by_importance.end(),
                    [](const QueryTerm* a, const QueryTerm* b) {
                      return Saturate(a->weight) * a->idf >
@@ -711,44 +853,10 @@ absl::StatusOr<v1::FindSimilarResponse> Run(
                    });
 
   v1::Verdict overall = v1::NEW;
-  for (const Candidate* candidate : ranked) {
+  for (const Candidate* candidate : Best(candidates, limit)) {
     v1::SimilarIncident* incident = response.add_incidents();
-    v1::IncidentSummary summary;
-    if (!summary.ParseFromString(
-            db.get_document(candidate->docid).get_data())) {
-      return absl::InternalError(absl::StrCat(
-          "index document ", candidate->docid, " has unreadable data"));
-    }
-    MarkOverdue(summary, now_unix_seconds);
-    int open = 0;
-    int overdue = 0;
-    for (const v1::ActionItemSummary& item : summary.action_items()) {
-      open += item.open() ? 1 : 0;
-      overdue += item.overdue() ? 1 : 0;
-    }
-    *incident->mutable_incident() = std::move(summary);
-    incident->set_score(candidate->score);
-    incident->set_verdict(VerdictOf(candidate->score, options));
-    for (const Field& field : kFields) {
-      v1::FieldMatch match;
-      for (const QueryTerm* term : by_importance) {
-        if (Holds(candidate->terms, *term, field.prefix, stemmer)) {
-          match.add_terms(term->surface);
-        }
-      }
-      if (match.terms_size() > 0) {
-        match.set_field(field.name);
-        *incident->add_matched_terms() = std::move(match);
-      }
-    }
-    for (const v1::SharedSignature& signature : candidate->signatures) {
-      *incident->add_shared_signatures() = signature;
-    }
-    for (const std::string& service : candidate->services) {
-      incident->add_shared_services(service);
-    }
-    incident->set_open_action_items(open);
-    incident->set_overdue_action_items(overdue);
+    DEJA_RETURN_IF_ERROR(Explain(db, *candidate, by_importance,
+                                 now_unix_seconds, options, *incident));
     if (incident->verdict() == v1::SEEN_BEFORE ||
         (incident->verdict() == v1::POSSIBLY_RELATED && overall == v1::NEW)) {
       overall = incident->verdict();

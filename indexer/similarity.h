@@ -60,6 +60,9 @@ struct SimilarityOptions {
   double service_bonus = 0.1;
   // Candidates considered before the final ranking.
   int candidates = 100;
+  // The description's strongest terms (saturated weight times idf) that the
+  // query and the reasons use; bounds the work of a long description.
+  int max_query_terms = 256;
   // Verdict thresholds on the calibrated score.
   double seen_before_score = 0.7;
   double related_score = 0.44;

@@ -216,5 +216,28 @@ TEST(ValidateFindSimilarTest, TextLimitsAndUtf8) {
   EXPECT_THAT(ValidateFindSimilar(request), IsInvalidAt("started_before"));
 }
 
+TEST(ValidateFindSimilarTest, LogLinesTogetherAreAtMost64KiB) {
+  // Every line within its own limit, 200 of them over the total.
+  v1::FindSimilarRequest request = Similar();
+  request.clear_log_lines();
+  for (size_t i = 0; i < kMaxListItems; ++i) {
+    request.add_log_lines(std::string(kMaxLogLine, 'l'));
+  }
+  const absl::Status status = ValidateFindSimilar(request);
+  EXPECT_THAT(status, IsInvalidAt("log_lines"));
+  EXPECT_THAT(std::string(status.message()),
+              ::testing::HasSubstr(absl::StrCat(kMaxListItems * kMaxLogLine,
+                                                " bytes, at most 65536")));
+
+  // Exactly at the total is fine.
+  request.clear_log_lines();
+  for (size_t i = 0; i < kMaxLogLinesTotal / kMaxLogLine; ++i) {
+    request.add_log_lines(std::string(kMaxLogLine, 'l'));
+  }
+  EXPECT_THAT(ValidateFindSimilar(request), IsOk());
+  request.add_log_lines("l");
+  EXPECT_THAT(ValidateFindSimilar(request), IsInvalidAt("log_lines"));
+}
+
 }  // namespace
 }  // namespace deja

@@ -2,11 +2,13 @@
 
 #include <xapian.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -362,6 +364,72 @@ TEST_F(SimilarityTest, PhraseOnlySynonymIsWeighedByTheDocumentsHoldingIt) {
               ::testing::StartsWith("lag-"));
   EXPECT_LT(response.incidents(0).score(), 0.3);
   EXPECT_EQ(response.verdict(), v1::NEW);
+}
+
+// `count` distinct letters-only words no stemmer changes ("vx" + the digits
+// of i as letters + "q").
+std::vector<std::string> DistinctWords(int count) {
+  std::vector<std::string> words;
+  for (int i = 0; i < count; ++i) {
+    std::string word = "vx";
+    for (const char digit : std::to_string(i)) word += 'a' + (digit - '0');
+    words.push_back(word + "q");
+  }
+  return words;
+}
+
+// Random lowercase words, `bytes` long in all.
+std::string RandomWords(std::mt19937& random, size_t bytes) {
+  std::uniform_int_distribution<int> letter('a', 'z');
+  std::uniform_int_distribution<int> length(5, 9);
+  std::string text;
+  while (true) {
+    std::string word = "zz";
+    for (int n = length(random); n > 0; --n) word += letter(random);
+    if (text.size() + word.size() + 1 > bytes) return text;
+    absl::StrAppend(&text, word, " ");
+  }
+}
+
+TEST_F(SimilarityTest, LongDescriptionUsesOnlyItsStrongestTerms) {
+  const std::vector<std::string> words = DistinctWords(600);
+  Add(absl::StrCat(R"pb(id: "wordy" title: "Wordy" narrative: ")pb",
+                   absl::StrJoin(words, " "), R"pb(")pb"),
+      UnixOf(2024, 2, 1));
+  db_.commit();
+  v1::FindSimilarRequest request;
+  request.set_symptoms(absl::StrJoin(words, " "));
+
+  const v1::FindSimilarResponse capped = Find(request);
+  ASSERT_FALSE(capped.incidents().empty());
+  EXPECT_EQ(capped.incidents(0).incident().id(), "wordy");
+  // The reasons (and the query) use the 256 strongest terms, not all 600.
+  EXPECT_EQ(FieldTerms(capped.incidents(0), "narrative").size(), 256u);
+
+  SimilarityOptions uncapped;
+  uncapped.max_query_terms = 1000;
+  const absl::StatusOr<v1::FindSimilarResponse> all =
+      RunFindSimilar(db_, request, UnixOf(2025, 1, 1), uncapped);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_FALSE(all->incidents().empty());
+  EXPECT_EQ(FieldTerms(all->incidents(0), "narrative").size(), 600u);
+}
+
+TEST_F(SimilarityTest, ThousandsOfRandomWordsStillFindTheIncident) {
+  // A request at the validation limits: 16 KiB of symptoms and 64 KiB of
+  // log lines, thousands of distinct words no report holds.
+  std::mt19937 random(7);
+  v1::FindSimilarRequest request;
+  const std::string symptoms =
+      "public API certificate expired, TLS handshake fails. ";
+  request.set_symptoms(
+      absl::StrCat(symptoms, RandomWords(random, 16 * 1024 - symptoms.size())));
+  for (int i = 0; i < 16; ++i) {
+    request.add_log_lines(RandomWords(random, 4096));
+  }
+  request.set_limit(2);
+  const std::vector<std::string> ids = Ids(Find(request));
+  EXPECT_THAT(ids, ::testing::UnorderedElementsAre("cert", "cert-again"));
 }
 
 TEST_F(SimilarityTest, EmptyIndexAnswersNew) {
