@@ -8,18 +8,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "core/error_signature.h"
-#include "indexer/index_schema.h"
-
-#if __has_include("indexer/facets.h")
 #include "indexer/facets.h"
-#define DEJA_HAS_FACETS 1
-#endif
+#include "indexer/index_schema.h"
 
 namespace deja::index {
 namespace {
 
-// Xapian throws on terms longer than this.
-constexpr size_t kMaxTermBytes = 245;
 // Words longer than this are not words (base64, hashes, minified code); the
 // longest prefix is 5 bytes, so every generated term stays far below the
 // limit.
@@ -52,8 +46,7 @@ int64_t Seconds(const google::protobuf::Timestamp& t) { return t.seconds(); }
 
 void AddBooleanTerm(Xapian::Document& document, absl::string_view prefix,
                     absl::string_view value) {
-  std::string term = absl::StrCat(
-      prefix, absl::AsciiStrToLower(absl::StripAsciiWhitespace(value)));
+  std::string term = absl::StrCat(prefix, NormalTermValue(value));
   if (term.size() == prefix.size() || term.size() > kMaxTermBytes) return;
   document.add_boolean_term(term);
 }
@@ -97,10 +90,6 @@ std::string CutAtWord(absl::string_view text, size_t max_bytes) {
   }
   cut = absl::StripTrailingAsciiWhitespace(cut);
   return absl::StrCat(cut, kEllipsis);
-}
-
-std::string CategoryName(v1::RootCause::Category category) {
-  return absl::AsciiStrToLower(v1::RootCause::Category_Name(category));
 }
 
 bool IsOpen(v1::ActionItem::Status status) {
@@ -201,7 +190,7 @@ Xapian::Document BuildDocument(const v1::Postmortem& postmortem,
   for (const v1::RootCause& cause : postmortem.root_causes()) {
     if (cause.category() == v1::RootCause::CATEGORY_UNSPECIFIED) continue;
     AddBooleanTerm(document, kCauseCategoryPrefix,
-                   CategoryName(cause.category()));
+                   CategoryTermValue(cause.category()));
   }
   if (postmortem.has_started_at()) {
     const absl::Time started =
@@ -284,9 +273,7 @@ Xapian::Document BuildDocument(const v1::Postmortem& postmortem,
   document.add_value(
       kVersionSlot,
       Xapian::sortable_serialise(static_cast<double>(postmortem.version())));
-#ifdef DEJA_HAS_FACETS
   AddFacetValues(postmortem, document);
-#endif
   document.set_data(SummaryOf(postmortem).SerializeAsString());
   return document;
 }

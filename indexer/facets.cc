@@ -6,7 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -26,12 +25,6 @@ constexpr FacetSlot kFacetSlots[] = {
     {"cause", kCauseFacetSlot},     {"team", kTeamFacetSlot},
     {"tag", kTagFacetSlot},         {"year", kYearFacetSlot},
 };
-
-// The boolean terms' normal form (document_builder.cc): trimmed, ASCII
-// lowercase.
-std::string Normal(absl::string_view value) {
-  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
-}
 
 // Each value as a varint length and its bytes: values may hold any byte.
 std::string Encode(const std::set<std::string>& values) {
@@ -59,7 +52,7 @@ void AddFacetValues(const v1::Postmortem& postmortem,
                     Xapian::Document& document) {
   std::set<std::string> services;
   for (const std::string& service : postmortem.services()) {
-    if (std::string value = Normal(service); !value.empty()) {
+    if (std::string value = NormalTermValue(service); !value.empty()) {
       services.insert(std::move(value));
     }
   }
@@ -73,18 +66,17 @@ void AddFacetValues(const v1::Postmortem& postmortem,
   std::set<std::string> causes;
   for (const v1::RootCause& cause : postmortem.root_causes()) {
     if (cause.category() == v1::RootCause::CATEGORY_UNSPECIFIED) continue;
-    causes.insert(
-        absl::AsciiStrToLower(v1::RootCause::Category_Name(cause.category())));
+    causes.insert(CategoryTermValue(cause.category()));
   }
   AddSlot(document, kCauseFacetSlot, causes);
 
-  if (std::string team = Normal(postmortem.team()); !team.empty()) {
+  if (std::string team = NormalTermValue(postmortem.team()); !team.empty()) {
     AddSlot(document, kTeamFacetSlot, {std::move(team)});
   }
 
   std::set<std::string> tags;
   for (const std::string& tag : postmortem.tags()) {
-    if (std::string value = Normal(tag); !value.empty()) {
+    if (std::string value = NormalTermValue(tag); !value.empty()) {
       tags.insert(std::move(value));
     }
   }

@@ -8,7 +8,13 @@
 // Prefixes follow omega's conventions: Q unique id, S title, K tag, X... for
 // Deja's own. Boolean terms hold lowercased values.
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/string_view.h"
+#include "deja/v1/postmortem.pb.h"
 
 namespace deja::index {
 
@@ -60,6 +66,22 @@ inline constexpr unsigned kTagFacetSlot = 7;
 inline constexpr unsigned kYearFacetSlot = 8;
 
 // Document data: a serialized v1::IncidentSummary.
+
+// Xapian's limit on a term's length: it throws on a longer one, so such a
+// term is never in the index.
+inline constexpr size_t kMaxTermBytes = 245;
+
+// The normal form of a boolean term's or facet's value (team, service, tag,
+// signature): trimmed, ASCII lowercase. The builder writes it, queries and
+// filters look it up.
+inline std::string NormalTermValue(absl::string_view value) {
+  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
+}
+
+// A root cause category as terms and facets hold it: "config_change".
+inline std::string CategoryTermValue(v1::RootCause::Category category) {
+  return absl::AsciiStrToLower(v1::RootCause::Category_Name(category));
+}
 
 }  // namespace deja::index
 

@@ -41,8 +41,6 @@ constexpr Xapian::termcount kMaxWildcardExpansion = 64;
 constexpr size_t kMinWildcardLetters = 3;
 // "Did you mean" is offered when the query found fewer matches than this.
 constexpr Xapian::doccount kFewMatches = 3;
-// Xapian's limit; a longer term cannot be in the index.
-constexpr size_t kMaxTermBytes = 245;
 constexpr char kPageTokenPrefix[] = "deja.search.v1:";
 
 absl::Status QueryError(absl::string_view problem) {
@@ -92,18 +90,12 @@ class QueryProblems {
 using ValueReader =
     std::function<absl::StatusOr<std::string>(absl::string_view value)>;
 
-// The boolean terms' normal form (document_builder.cc): trimmed, ASCII
-// lowercase.
-std::string NormalValue(absl::string_view value) {
-  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
-}
-
 absl::StatusOr<std::string> PlainValue(absl::string_view value) {
-  return NormalValue(value);
+  return NormalTermValue(value);
 }
 
 absl::StatusOr<std::string> SeverityValue(absl::string_view value) {
-  const std::string normal = NormalValue(value);
+  const std::string normal = NormalTermValue(value);
   absl::string_view digits = normal;
   absl::ConsumePrefix(&digits, "sev");
   if (digits.size() != 1 || digits[0] < '1' || digits[0] > '5') {
@@ -111,10 +103,6 @@ absl::StatusOr<std::string> SeverityValue(absl::string_view value) {
         absl::StrCat("severity: \"", value, "\" is not 1..5 or sev1..sev5"));
   }
   return std::string(digits);
-}
-
-std::string CategoryTermValue(v1::RootCause::Category category) {
-  return absl::AsciiStrToLower(v1::RootCause::Category_Name(category));
 }
 
 absl::StatusOr<std::string> CategoryValue(absl::string_view value) {
@@ -201,6 +189,12 @@ class StartedRangeProcessor : public Xapian::RangeProcessor {
       to = DayStart(*day + 1) - 1;
     }
     if (from && to) {
+      // Xapian would quietly match nothing; the dates are likely swapped.
+      if (*from > *to) {
+        problems_.Add(absl::StrCat("started range \"", begin, "..", end,
+                                   "\" ends before it starts"));
+        return Xapian::Query::MatchNothing;
+      }
       return Xapian::Query(Xapian::Query::OP_VALUE_RANGE, slot,
                            SortableSeconds(*from), SortableSeconds(*to));
     }
@@ -246,13 +240,37 @@ bool IsWordByte(char c) {
          static_cast<unsigned char>(c) >= 0x80 || c == '_';
 }
 
+// The fields whose `field:value` is a boolean filter (ParseQuery).
+constexpr const char* kBooleanFields[] = {"team",     "service",  "tag",
+                                          "severity", "category", "signature"};
+
+// Whether `token` (from the start of a whitespace-separated word) is a
+// boolean filter's value: the parser takes its `*` literally, not as a
+// wildcard.
+bool InBooleanValue(absl::string_view token) {
+  while (!token.empty() &&
+         (token[0] == '(' || token[0] == '-' || token[0] == '+')) {
+    token.remove_prefix(1);
+  }
+  for (const char* field : kBooleanFields) {
+    if (absl::StartsWith(token, absl::StrCat(field, ":"))) return true;
+  }
+  return false;
+}
+
 // The parser only accepts "x*" expansions; require a few letters so that a
 // wildcard names something ("a*" would match a sample of everything).
 absl::Status CheckWildcards(absl::string_view text) {
   bool in_phrase = false;
+  size_t token_start = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '"') in_phrase = !in_phrase;
+    if (!in_phrase &&
+        absl::ascii_isspace(static_cast<unsigned char>(text[i]))) {
+      token_start = i + 1;
+    }
     if (text[i] != '*' || in_phrase) continue;
+    if (InBooleanValue(text.substr(token_start, i - token_start))) continue;
     size_t letters = 0;
     for (size_t j = i; j > 0 && IsWordByte(text[j - 1]); --j) {
       // Counts characters, not UTF-8 continuation bytes.
@@ -431,13 +449,14 @@ Xapian::Query AnyOf(absl::string_view prefix, const Values& values,
 std::vector<Xapian::Query> Filters(const v1::SearchRequest& request) {
   std::vector<Xapian::Query> filters;
   if (request.services_size() > 0) {
-    filters.push_back(AnyOf(kServicePrefix, request.services(), NormalValue));
+    filters.push_back(
+        AnyOf(kServicePrefix, request.services(), NormalTermValue));
   }
   if (request.teams_size() > 0) {
-    filters.push_back(AnyOf(kTeamPrefix, request.teams(), NormalValue));
+    filters.push_back(AnyOf(kTeamPrefix, request.teams(), NormalTermValue));
   }
   if (request.tags_size() > 0) {
-    filters.push_back(AnyOf(kTagPrefix, request.tags(), NormalValue));
+    filters.push_back(AnyOf(kTagPrefix, request.tags(), NormalTermValue));
   }
   if (request.severities_size() > 0) {
     filters.push_back(

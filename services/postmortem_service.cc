@@ -26,6 +26,21 @@ const google::protobuf::ServiceDescriptor& Descriptor() {
 // instead of turning into DEADLINE_EXCEEDED.
 constexpr absl::Duration kAnswerMargin = absl::Milliseconds(250);
 
+// A sync handler learns of cancellation only by asking, so the wait goes in
+// slices this long, checking in between.
+constexpr absl::Duration kCancelPoll = absl::Milliseconds(100);
+
+// The client's deadline; InfiniteFuture() for none.
+absl::Time ClientDeadline(const grpc::ServerContext& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  // gRPC reports "no deadline" as time_point::max(), which FromChrono would
+  // overflow.
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
+
 }  // namespace
 
 PostmortemService::PostmortemService(PostmortemStore& store,
@@ -62,19 +77,23 @@ PostmortemService::PostmortemService(PostmortemStore& store,
       });
 }
 
+absl::Time PostmortemService::SearchableDeadline(absl::Time call_start,
+                                                 absl::Time now,
+                                                 absl::Time client,
+                                                 absl::Duration max_call_time) {
+  const absl::Time call_end = std::min(client, call_start + max_call_time);
+  return std::min(now + kMaxSearchableWait, call_end - kAnswerMargin);
+}
+
 absl::Time PostmortemService::StoreDeadline(
     const grpc::ServerContext& context) const {
-  const absl::Time cap = absl::Now() + max_call_time_;
-  const std::chrono::system_clock::time_point deadline = context.deadline();
-  // gRPC reports "no deadline" as time_point::max(), which FromChrono would
-  // overflow.
-  if (deadline == std::chrono::system_clock::time_point::max()) return cap;
-  return std::min(absl::FromChrono(deadline), cap);
+  return std::min(ClientDeadline(context), absl::Now() + max_call_time_);
 }
 
 absl::Status PostmortemService::Submit(
     grpc::ServerContext& context, const v1::SubmitPostmortemRequest& request,
     v1::SubmitPostmortemResponse& response) {
+  const absl::Time call_start = absl::Now();
   DEJA_RETURN_IF_ERROR(ValidateSubmit(request));
   DEJA_ASSIGN_OR_RETURN(
       SubmitResult result,
@@ -83,24 +102,35 @@ absl::Status PostmortemService::Submit(
   *response.mutable_postmortem() = std::move(result.postmortem);
   response.set_replayed(result.replayed);
   if (request.wait_searchable()) {
-    response.set_searchable(WaitSearchable(context, response.postmortem()));
+    response.set_searchable(
+        WaitSearchable(context, response.postmortem(), call_start));
   }
   return absl::OkStatus();
 }
 
 bool PostmortemService::WaitSearchable(const grpc::ServerContext& context,
-                                       const v1::Postmortem& postmortem) {
+                                       const v1::Postmortem& postmortem,
+                                       absl::Time call_start) {
   if (searcher_ == nullptr) return false;
   const absl::Time start = absl::Now();
-  absl::Time deadline = start + kMaxSearchableWait;
-  const std::chrono::system_clock::time_point client = context.deadline();
-  if (client != std::chrono::system_clock::time_point::max()) {
-    deadline = std::min(deadline, absl::FromChrono(client) - kAnswerMargin);
+  const absl::Time deadline = SearchableDeadline(
+      call_start, start, ClientDeadline(context), max_call_time_);
+  absl::Status status;
+  while (true) {
+    if (context.IsCancelled()) {
+      status = absl::CancelledError("the call was cancelled");
+      break;
+    }
+    const absl::Time slice_end = std::min(deadline, absl::Now() + kCancelPoll);
+    // A replay may return a postmortem that has been updated since: waiting
+    // for its current version covers the one this request created.
+    status = searcher_->WaitUntilSearchable(postmortem.id(),
+                                            postmortem.version(), slice_end);
+    if (status.code() != absl::StatusCode::kDeadlineExceeded ||
+        slice_end >= deadline) {
+      break;
+    }
   }
-  // A replay may return a postmortem that has been updated since: waiting
-  // for its current version covers the one this request created.
-  const absl::Status status = searcher_->WaitUntilSearchable(
-      postmortem.id(), postmortem.version(), deadline);
   if (status.ok()) return true;
   // The postmortem is stored all the same; the index catches up later.
   LogEvent(absl::StrCat("postmortem ", postmortem.id(), " version ",

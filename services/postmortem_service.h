@@ -10,9 +10,11 @@
 //
 // Read-your-writes: a SubmitPostmortem with wait_searchable (a replay too)
 // waits on `searcher` until the postmortem's version is searchable, at most
-// until shortly before the client's deadline and never more than
-// kMaxSearchableWait. Running out of time is not an error: the response says
-// searchable = false (always so without a searcher).
+// kMaxSearchableWait and ending shortly before the client's deadline and
+// before the call's start + `max_call_time` (so the whole call, store work
+// included, fits in dejad's shutdown grace); a cancelled call stops waiting.
+// Running out of time is not an error: the response says searchable = false
+// (always so without a searcher).
 //
 // Thread-safe as far as the store and searcher are (their interfaces promise
 // it). Both must outlive the service.
@@ -31,6 +33,14 @@ class PostmortemService : public ProtoService {
   // `searcher` may be null: nothing is ever reported searchable then.
   PostmortemService(PostmortemStore& store, absl::Duration max_call_time,
                     PostmortemSearcher* searcher = nullptr);
+
+  // When a read-your-writes wait starting at `now` must end, for a call that
+  // started at `call_start` with the client's deadline `client`
+  // (InfiniteFuture() for none): a margin before the earlier of `client` and
+  // `call_start` + `max_call_time`, and never after now + kMaxSearchableWait.
+  static absl::Time SearchableDeadline(absl::Time call_start, absl::Time now,
+                                       absl::Time client,
+                                       absl::Duration max_call_time);
 
  private:
   absl::Status Submit(grpc::ServerContext& context,
@@ -54,9 +64,10 @@ class PostmortemService : public ProtoService {
 
   // The client's deadline, or now + max_call_time_ when that comes first.
   absl::Time StoreDeadline(const grpc::ServerContext& context) const;
-  // Whether `postmortem` became searchable within the wait allowed.
+  // Whether `postmortem` became searchable within the wait allowed to a call
+  // that started at `call_start`.
   bool WaitSearchable(const grpc::ServerContext& context,
-                      const v1::Postmortem& postmortem);
+                      const v1::Postmortem& postmortem, absl::Time call_start);
 
   PostmortemStore& store_;
   PostmortemSearcher* const searcher_;

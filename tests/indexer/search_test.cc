@@ -31,6 +31,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
@@ -340,6 +341,16 @@ TEST_F(SearchTest, StartedRanges) {
   }
 }
 
+TEST_F(SearchTest, ReversedStartedRangeSaysSo) {
+  const absl::Status status = Error("started:2024-01-01..2023-01-01");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("ends before it starts"));
+  EXPECT_THAT(std::string(status.message()), StartsWith("query: "));
+  EXPECT_THAT(std::string(status.message()),
+              Not(HasSubstr("nothing to search for")));
+}
+
 TEST_F(SearchTest, PhrasesKeepWordOrder) {
   EXPECT_EQ(Found("\"too many clients\""), Ids({"pool"}));
   EXPECT_EQ(Found("\"clients many too\""), Ids());
@@ -369,6 +380,19 @@ TEST_F(SearchTest, TrailingWildcard) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << query;
     EXPECT_THAT(std::string(status.message()), StartsWith("query: ")) << query;
   }
+}
+
+TEST_F(SearchTest, StarInABooleanFilterValueIsLiteral) {
+  // Not a wildcard there: no "needs 3 letters" error, and no expansion.
+  for (const std::string query :
+       {"service:ab*", "tag:dn*", "(team:p*)", "route -team:p*"}) {
+    const absl::Status status = Error(query);
+    EXPECT_TRUE(status.ok()) << query << ": " << status;
+  }
+  EXPECT_EQ(Found("tag:dn*"), Ids());
+  EXPECT_EQ(Found("tag:dns"), Ids({"dns"}));
+  // Free text keeps the rule.
+  EXPECT_EQ(Error("route co*").code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SearchWildcardTest, ExpansionIsBounded) {
