@@ -123,7 +123,7 @@ const std::vector<CommandSpec>& Commands() {
        "index-status: how far the search index is behind PostgreSQL, and its "
        "size.\nrebuild-index: rebuilds the index from PostgreSQL and swaps it "
        "in; searches\ncontinue meanwhile. It waits as long as the rebuild "
-       "takes unless --timeout is\ngiven.\n"},
+       "takes (at most 6 h)\nunless --timeout is given.\n"},
   };
   return *kCommands;
 }

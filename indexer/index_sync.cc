@@ -160,11 +160,14 @@ class XapianIndexSync final : public IndexSync {
 
   void Stop() override {
     absl::MutexLock lock(&thread_mu_);
-    if (!thread_.joinable()) return;
     {
+      // Also heard by a rebuild in progress, on any thread, and by any
+      // started before the next Start(): a rebuild can take hours and would
+      // otherwise hold up the shutdown that called Stop().
       absl::MutexLock state(&state_mu_);
       stop_ = true;
     }
+    if (!thread_.joinable()) return;
     thread_.join();
     absl::MutexLock state(&state_mu_);
     running_ = false;
@@ -177,8 +180,22 @@ class XapianIndexSync final : public IndexSync {
   }
 
   absl::StatusOr<v1::RebuildIndexResponse> Rebuild() override {
-    absl::MutexLock lock(&cycle_mu_);
-    return RebuildLocked();
+    {
+      // A second full rebuild right after the first would only repeat it.
+      absl::MutexLock state(&state_mu_);
+      if (rebuild_requested_ || rebuilding_) {
+        return absl::AbortedError("a rebuild is already running");
+      }
+      rebuild_requested_ = true;
+    }
+    absl::StatusOr<v1::RebuildIndexResponse> rebuilt;
+    {
+      absl::MutexLock lock(&cycle_mu_);
+      rebuilt = RebuildLocked();
+    }
+    absl::MutexLock state(&state_mu_);
+    rebuild_requested_ = false;
+    return rebuilt;
   }
 
   v1::IndexStatus Status() override {
@@ -272,6 +289,7 @@ class XapianIndexSync final : public IndexSync {
   absl::Status ApplyLocked(const OutboxBatch& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
     absl::Status status;
+    bool corrupt = false;
     int64_t documents = 0;
     try {
       // A transaction, so that a failure part way leaves nothing behind to
@@ -294,11 +312,15 @@ class XapianIndexSync final : public IndexSync {
       documents = db_->get_doccount();
     } catch (const Xapian::Error& e) {
       status = StatusFromXapian(e, "apply outbox changes", db_path_);
+      corrupt = std::string(e.get_type()) == "DatabaseCorruptError";
     } catch (const std::exception& e) {
       status = StatusFromException(e, "apply outbox changes", db_path_);
     }
     if (!status.ok()) {
-      // Reopened by the next cycle, which also retries the batch.
+      // Reopened by the next cycle, which also retries the batch. A corrupt
+      // index usually still opens, so reopening alone would fail the same
+      // way forever while the outbox grows: rebuild it instead.
+      if (corrupt) rebuild_needed_ = true;
       try {
         db_->cancel_transaction();
       } catch (const Xapian::Error&) {
@@ -319,7 +341,10 @@ class XapianIndexSync final : public IndexSync {
     absl::StatusOr<std::string> current =
         index::CurrentIndexPath(options_.index_dir);
     std::string reason;
-    if (absl::IsNotFound(current.status())) {
+    if (rebuild_needed_) {
+      reason = absl::StrCat("index ", options_.index_dir,
+                            " turned out corrupt while changes were applied");
+    } else if (absl::IsNotFound(current.status())) {
       reason = absl::StrCat("there is no index in ", options_.index_dir);
     } else if (!current.ok()) {
       return current.status();
@@ -382,6 +407,24 @@ class XapianIndexSync final : public IndexSync {
 
   absl::StatusOr<v1::RebuildIndexResponse> RebuildLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    {
+      absl::MutexLock state(&state_mu_);
+      if (stop_) return CancelledRebuild();
+      rebuilding_ = true;
+    }
+    absl::StatusOr<v1::RebuildIndexResponse> rebuilt =
+        RebuildGenerationLocked();
+    absl::MutexLock state(&state_mu_);
+    rebuilding_ = false;
+    return rebuilt;
+  }
+
+  static absl::Status CancelledRebuild() {
+    return absl::CancelledError("the index rebuild was cancelled (stopping)");
+  }
+
+  absl::StatusOr<v1::RebuildIndexResponse> RebuildGenerationLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
     const absl::Time start = absl::Now();
     DEJA_ASSIGN_OR_RETURN(const std::string path,
                           index::NewGeneration(options_.index_dir));
@@ -396,6 +439,7 @@ class XapianIndexSync final : public IndexSync {
           path, Xapian::DB_CREATE_OR_OVERWRITE);
       status = feed_.ForEachPostmortem(
           [&](const v1::Postmortem& postmortem) -> absl::Status {
+            if (StopRequested()) return CancelledRebuild();
             // Exceptions must not cross into the feed.
             try {
               fresh->replace_document(
@@ -443,6 +487,7 @@ class XapianIndexSync final : public IndexSync {
     }
     CloseWriterLocked();
     AdoptLocked(std::move(fresh), path, documents, built_at);
+    rebuild_needed_ = false;
     if (absl::Status removed = index::RemoveOldGenerations(options_.index_dir);
         !removed.ok()) {
       // Only disk space is at stake; the next rebuild tries again.
@@ -493,11 +538,17 @@ class XapianIndexSync final : public IndexSync {
   absl::Mutex cycle_mu_ ABSL_ACQUIRED_BEFORE(state_mu_);
   std::unique_ptr<Xapian::WritableDatabase> db_ ABSL_GUARDED_BY(cycle_mu_);
   std::string db_path_ ABSL_GUARDED_BY(cycle_mu_);
+  // The index in use turned out corrupt: the next open rebuilds it.
+  bool rebuild_needed_ ABSL_GUARDED_BY(cycle_mu_) = false;
 
   // What Status() reports, and the loop's stop flag.
   absl::Mutex state_mu_;
   bool stop_ ABSL_GUARDED_BY(state_mu_) = false;
   bool running_ ABSL_GUARDED_BY(state_mu_) = false;
+  // A Rebuild() call is waiting for or running its rebuild.
+  bool rebuild_requested_ ABSL_GUARDED_BY(state_mu_) = false;
+  // RebuildLocked() runs, for a Rebuild() call or for an open.
+  bool rebuilding_ ABSL_GUARDED_BY(state_mu_) = false;
   int64_t documents_ ABSL_GUARDED_BY(state_mu_) = 0;
   std::string index_path_ ABSL_GUARDED_BY(state_mu_);
   int64_t built_at_ ABSL_GUARDED_BY(state_mu_) = 0;

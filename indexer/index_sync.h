@@ -47,7 +47,9 @@ class IndexSync {
   virtual ~IndexSync() = default;
 
   // Starts / stops the background loop. Stop() waits for the cycle in
-  // progress to finish; the destructor stops too.
+  // progress to finish and cancels a running Rebuild(), which then answers
+  // CANCELLED (as do rebuilds asked for before the next Start()); the
+  // destructor stops too.
   virtual void Start() = 0;
   virtual void Stop() = 0;
 
@@ -57,7 +59,8 @@ class IndexSync {
 
   // Rebuilds the whole index from the feed into a new generation and swaps
   // it in (index_directory.h); changes that arrive meanwhile stay in the
-  // outbox and are applied right after.
+  // outbox and are applied right after. ABORTED when a rebuild is already
+  // running.
   virtual absl::StatusOr<v1::RebuildIndexResponse> Rebuild() = 0;
 
   // Outbox depth and lag, documents, path, last rebuild and last error.

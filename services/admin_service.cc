@@ -40,8 +40,8 @@ absl::Status AdminService::GetIndexStatus(
     grpc::ServerContext& /*context*/,
     const v1::GetIndexStatusRequest& /*request*/, v1::IndexStatus& response) {
   if (sync_ != nullptr) {
+    // indexer_running as the IndexSync knows it: false once its loop stopped.
     response = sync_->Status();
-    response.set_indexer_running(true);
     return absl::OkStatus();
   }
   DEJA_ASSIGN_OR_RETURN(OutboxStats stats, feed_.Stats());
@@ -67,8 +67,8 @@ absl::Status AdminService::RebuildIndex(
     v1::RebuildIndexResponse& response) {
   if (sync_ == nullptr) {
     return absl::FailedPreconditionError(
-        "this dejad runs with --indexer=off; rebuild with deja-indexer "
-        "--rebuild");
+        "this dejad runs with --indexer=off: stop the running deja-indexer, "
+        "then run `deja-indexer --rebuild` (and start deja-indexer again)");
   }
   LogEvent("index rebuild requested");
   DEJA_ASSIGN_OR_RETURN(response, sync_->Rebuild());

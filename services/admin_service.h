@@ -8,7 +8,8 @@
 // put together from the outbox (`feed`) and the index as the searcher sees it
 // (indexer_running = false), and RebuildIndex answers FAILED_PRECONDITION.
 // A rebuild runs as long as it takes: it has no call-time cap, and searches
-// continue meanwhile.
+// continue meanwhile. A second RebuildIndex while one runs gets ABORTED; one
+// cut short by dejad's shutdown gets CANCELLED.
 //
 // Thread-safe. `sync`, `feed` and `searcher` must outlive the service.
 

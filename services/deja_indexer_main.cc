@@ -10,7 +10,9 @@
 // --wait waits for it to let go.
 //
 // Exit codes: 0 after a clean stop or a finished --once / --rebuild, 1 on
-// any failure (one log line on stderr says why).
+// any failure (one log line on stderr says why). SIGINT / SIGTERM before the
+// index is open (e.g. while --wait waits) end the process the default way;
+// nothing is half-written then.
 
 #include <pthread.h>
 #include <signal.h>
@@ -18,9 +20,11 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -29,10 +33,12 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/event_log.h"
 #include "indexer/index_sync.h"
+#include "services/main_flags.h"
 #include "store/migrations.h"
 #include "store/pg_index_feed.h"
 
@@ -59,23 +65,32 @@ ABSL_FLAG(double, status_seconds, 60.0,
 namespace deja {
 namespace {
 
-// absl flags spell names with '_'; the documented spelling uses '-'.
-std::vector<char*> NormalizeFlagNames(int argc, char** argv) {
-  std::vector<char*> args(argv, argv + argc);
-  for (int i = 1; i < argc; ++i) {
-    char* arg = argv[i];
-    if (std::strcmp(arg, "--") == 0) break;
-    if (std::strncmp(arg, "--", 2) != 0) continue;
-    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
-      if (*c == '-') *c = '_';
+// Waits for SIGINT or SIGTERM (blocked in every thread) while `work` runs on
+// the calling thread; on one, calls `on_signal`, which must make `work`
+// return soon. Returns the signal, or 0 when none came.
+int RunStoppable(const sigset_t& stop_signals,
+                 const std::function<void()>& work,
+                 const std::function<void()>& on_signal) {
+  absl::Notification done;
+  int received = 0;
+  std::thread watcher([&] {
+    const timespec slice = absl::ToTimespec(absl::Milliseconds(100));
+    while (!done.HasBeenNotified()) {
+      const int signal_number = sigtimedwait(&stop_signals, nullptr, &slice);
+      if (signal_number > 0) {
+        received = signal_number;
+        LogEvent(absl::StrCat("received ",
+                              signal_number == SIGINT ? "SIGINT" : "SIGTERM",
+                              ", stopping"));
+        on_signal();
+        return;
+      }
     }
-  }
-  return args;
-}
-
-int Fail(absl::string_view what) {
-  LogEvent(what);
-  return 1;
+  });
+  work();
+  done.Notify();
+  watcher.join();
+  return received;
 }
 
 std::string Describe(const v1::IndexStatus& status) {
@@ -104,36 +119,40 @@ int Run(int argc, char** argv) {
   const std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (positional.size() > 1) {
-    return Fail(absl::StrCat("unexpected argument '", positional[1],
-                             "' (see deja-indexer --help)"));
+    return LogAndFail(absl::StrCat("unexpected argument '", positional[1],
+                                   "' (see deja-indexer --help)"));
   }
   const std::string database_url = absl::GetFlag(FLAGS_database_url);
   const std::string index_dir = absl::GetFlag(FLAGS_index_dir);
-  if (database_url.empty()) return Fail("--database-url is required");
-  if (index_dir.empty()) return Fail("--index-dir is required");
+  if (database_url.empty()) return LogAndFail("--database-url is required");
+  if (index_dir.empty()) return LogAndFail("--index-dir is required");
   if (absl::GetFlag(FLAGS_once) && absl::GetFlag(FLAGS_rebuild)) {
-    return Fail("--once and --rebuild exclude each other");
+    return LogAndFail("--once and --rebuild exclude each other");
   }
   if (absl::GetFlag(FLAGS_batch_rows) < 1) {
-    return Fail("--batch-rows must be at least 1");
+    return LogAndFail("--batch-rows must be at least 1");
   }
   if (!(absl::GetFlag(FLAGS_poll_seconds) > 0) ||
       !(absl::GetFlag(FLAGS_status_seconds) > 0)) {
-    return Fail("--poll-seconds and --status-seconds must be positive");
+    return LogAndFail("--poll-seconds and --status-seconds must be positive");
   }
 
-  // Blocked before any thread exists so that every thread inherits the mask
-  // and the signals wait for sigtimedwait() below.
+  // Until the index is open (which may mean waiting for the lock, or a
+  // rebuild of a missing one) and for --once, SIGINT and SIGTERM keep their
+  // default action and end the process at once: nothing is lost, as an
+  // uncommitted Xapian transaction is dropped, claimed outbox rows go back
+  // when the connection closes, and a half-built generation is never the
+  // one in use (the next rebuild removes it). From --rebuild or the loop on
+  // they are blocked and waited for, to stop cleanly.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   // The indexer may start before any dejad has created the outbox.
   absl::StatusOr<int> applied = ApplyMigrations(database_url);
   if (!applied.ok()) {
-    return Fail(
+    return LogAndFail(
         absl::StrCat("migrations failed: ", applied.status().ToString()));
   }
   PgIndexFeedOptions feed_options;
@@ -141,7 +160,7 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<IndexFeed>> feed =
       OpenPgIndexFeed(feed_options);
   if (!feed.ok()) {
-    return Fail(
+    return LogAndFail(
         absl::StrCat("cannot open the outbox: ", feed.status().ToString()));
   }
 
@@ -155,24 +174,40 @@ int Run(int argc, char** argv) {
     LogEvent(absl::StrCat("opening ", index_dir,
                           " (waiting for any other indexer to let go)"));
   }
+  const absl::Time open_start = absl::Now();
   absl::StatusOr<std::unique_ptr<IndexSync>> sync =
       IndexSync::Open(**feed, sync_options);
   if (!sync.ok()) {
     if (sync.status().code() == absl::StatusCode::kFailedPrecondition) {
       // Another writer: say what to do about it, on the one line.
-      return Fail(absl::StrCat(sync.status().message(),
-                               " (stop the other indexer, run dejad with "
-                               "--indexer=off, or pass --wait)"));
+      return LogAndFail(absl::StrCat(sync.status().message(),
+                                     " (stop the other indexer, run dejad with "
+                                     "--indexer=off, or pass --wait)"));
     }
-    return Fail(
+    return LogAndFail(
         absl::StrCat("cannot open the index: ", sync.status().ToString()));
   }
 
   if (absl::GetFlag(FLAGS_rebuild)) {
+    const v1::IndexStatus opened = (*sync)->Status();
+    if (opened.last_rebuild().seconds() >= absl::ToUnixSeconds(open_start)) {
+      // Open() found no usable index and has just built it from scratch.
+      std::cout << absl::StrFormat(
+          "rebuilt %s: %d documents in %.1f s\n", opened.index_path(),
+          opened.documents(), absl::ToDoubleSeconds(absl::Now() - open_start));
+      return 0;
+    }
+    // Only the main thread exists: the watcher and any later thread inherit
+    // the mask.
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     LogEvent(absl::StrCat("rebuilding ", index_dir, " from PostgreSQL"));
-    absl::StatusOr<v1::RebuildIndexResponse> rebuilt = (*sync)->Rebuild();
+    absl::StatusOr<v1::RebuildIndexResponse> rebuilt;
+    // Stop() cancels the rebuild, which drops its half-built generation.
+    RunStoppable(
+        stop_signals, [&] { rebuilt = (*sync)->Rebuild(); },
+        [&] { (*sync)->Stop(); });
     if (!rebuilt.ok()) {
-      return Fail(
+      return LogAndFail(
           absl::StrCat("rebuild failed: ", rebuilt.status().ToString()));
     }
     std::cout << absl::StrFormat("rebuilt %s: %d documents in %.1f s\n",
@@ -183,7 +218,8 @@ int Run(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_once)) {
     absl::StatusOr<int64_t> rows = (*sync)->RunOnce();
     if (!rows.ok()) {
-      return Fail(absl::StrCat("indexing failed: ", rows.status().ToString()));
+      return LogAndFail(
+          absl::StrCat("indexing failed: ", rows.status().ToString()));
     }
     std::cout << "applied " << *rows << " outbox rows; "
               << Describe((*sync)->Status()) << "\n";
@@ -191,6 +227,9 @@ int Run(int argc, char** argv) {
   }
 
   LogEvent(absl::StrCat("started; ", Describe((*sync)->Status())));
+  // Before Start() creates the loop's thread, which inherits the mask: the
+  // signals then wait for sigtimedwait() below.
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   (*sync)->Start();
   const absl::Duration status_every =
       absl::Seconds(absl::GetFlag(FLAGS_status_seconds));
@@ -200,7 +239,7 @@ int Run(int argc, char** argv) {
     signal_number = sigtimedwait(&stop_signals, nullptr, &wait);
     if (signal_number < 0) {
       if (errno != EAGAIN && errno != EINTR) {
-        return Fail(absl::StrCat("sigtimedwait: ", std::strerror(errno)));
+        return LogAndFail(absl::StrCat("sigtimedwait: ", std::strerror(errno)));
       }
       LogEvent(Describe((*sync)->Status()));
     }

@@ -56,6 +56,7 @@
 #include "indexer/index_sync.h"
 #include "indexer/xapian_searcher.h"
 #include "services/admin_service.h"
+#include "services/main_flags.h"
 #include "services/postmortem_service.h"
 #include "services/search_service.h"
 #include "store/embedded_postgres.h"
@@ -106,21 +107,6 @@ namespace {
 constexpr int64_t kMaxCallSeconds = 10;
 constexpr absl::Duration kMaxCallTime = absl::Seconds(kMaxCallSeconds);
 constexpr absl::Duration kShutdownGrace = absl::Seconds(kMaxCallSeconds + 2);
-
-// absl flags spell names with '_'; the documented spelling uses '-'
-// (--data-dir). Both are accepted.
-std::vector<char*> NormalizeFlagNames(int argc, char** argv) {
-  std::vector<char*> args(argv, argv + argc);
-  for (int i = 1; i < argc; ++i) {
-    char* arg = argv[i];
-    if (std::strcmp(arg, "--") == 0) break;
-    if (std::strncmp(arg, "--", 2) != 0) continue;
-    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
-      if (*c == '-') *c = '_';
-    }
-  }
-  return args;
-}
 
 // Protobuf reports each invalid UTF-8 string it meets while parsing; dejad
 // answers those requests with INVALID_ARGUMENT, so the line is noise a client
@@ -193,13 +179,8 @@ std::string WithPort(const std::string& listen, int port) {
       colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
 }
 
-// As root, PostgreSQL runs as an unprivileged user who must be able to enter
-// every parent of the data dir; a checkout under /root (mode 0700) is the
-// usual way to miss that. EmbeddedPostgres names the directory, dejad adds
-// which flag fixes it.
 int Fail(absl::string_view what) {
-  LogEvent(absl::StrCat("startup failed: ", what));
-  return 1;
+  return LogAndFail(absl::StrCat("startup failed: ", what));
 }
 
 // Documents and outbox depth, for the startup log line.
@@ -445,11 +426,16 @@ int Run(int argc, char** argv) {
                         ", shutting down"));
   // Health first, so load balancers stop sending calls while ours finish.
   health->Shutdown();
+  // The indexer before the server: Stop() also cancels a rebuild in
+  // progress, whose RebuildIndex call would otherwise hold up the server's
+  // shutdown for as long as the rebuild takes (gRPC waits for handlers even
+  // past the grace). Its cycle in progress finishes while PostgreSQL is
+  // still up. Submits still waiting for searchability answer
+  // searchable=false: their postmortems are stored and indexed at the next
+  // start.
+  if (sync != nullptr) sync->Stop();
   server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
   server.reset();
-  // The indexer next: its cycle in progress finishes while PostgreSQL is
-  // still up.
-  if (sync != nullptr) sync->Stop();
   admin_service.reset();
   search_service.reset();
   service.reset();

@@ -698,5 +698,131 @@ TEST_F(IndexSyncTest, StopIsPromptWhileTheLoopBacksOff) {
   EXPECT_LT(feed_.claim_calls(), 10);
 }
 
+TEST_F(IndexSyncTest, StopCancelsARunningRebuildAndKeepsTheIndexInUse) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  feed_.Put(MakePostmortem(1, 1, "Still here"));
+  ASSERT_TRUE(sync->RunOnce().ok());
+  const std::string path = CurrentPath();
+  absl::Notification in_rebuild;
+  absl::Notification release;
+  feed_.OnForEachPostmortem([&] {
+    in_rebuild.Notify();
+    release.WaitForNotification();
+  });
+  absl::StatusOr<v1::RebuildIndexResponse> rebuilt;
+  std::thread rebuild([&] { rebuilt = sync->Rebuild(); });
+  in_rebuild.WaitForNotification();
+  sync->Stop();
+  release.Notify();
+  rebuild.join();
+  feed_.OnForEachPostmortem(nullptr);
+
+  EXPECT_EQ(rebuilt.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(CurrentPath(), path);
+  int generations = 0;
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(options_.index_dir)) {
+    if (entry.path().filename().string().rfind("gen-", 0) == 0) ++generations;
+  }
+  EXPECT_EQ(generations, 1) << "the half-built generation is removed";
+  EXPECT_EQ(Lookup(1).title, "Still here");
+}
+
+TEST_F(IndexSyncTest, ARebuildAfterStopIsCancelledUntilTheNextStart) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  for (int i = 1; i <= 3; ++i) feed_.Put(MakePostmortem(i, 1, "Indexed"));
+  ASSERT_TRUE(sync->RunOnce().ok());
+  sync->Start();
+  absl::Notification in_rebuild;
+  feed_.OnForEachPostmortem([&] { in_rebuild.Notify(); });
+  absl::StatusOr<v1::RebuildIndexResponse> rebuilt;
+  std::thread rebuild([&] { rebuilt = sync->Rebuild(); });
+  in_rebuild.WaitForNotification();
+  sync->Stop();
+  rebuild.join();
+  feed_.OnForEachPostmortem(nullptr);
+  EXPECT_FALSE(sync->Status().indexer_running());
+  // Either it finished before Stop() was heard or it was cancelled; what
+  // matters is that a rebuild started after Stop() is refused.
+  absl::StatusOr<v1::RebuildIndexResponse> after = sync->Rebuild();
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(feed_.for_each_calls(), 2) << "the refused one never started";
+  // Start() clears it.
+  sync->Start();
+  EXPECT_TRUE(sync->Rebuild().ok());
+  sync->Stop();
+}
+
+TEST_F(IndexSyncTest, ASecondRebuildWhileOneRunsIsAborted) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  feed_.Put(MakePostmortem(1, 1, "One"));
+  ASSERT_TRUE(sync->RunOnce().ok());
+  const int rebuilds = feed_.for_each_calls();
+  absl::Notification in_rebuild;
+  absl::Notification release;
+  feed_.OnForEachPostmortem([&] {
+    in_rebuild.Notify();
+    release.WaitForNotification();
+  });
+  absl::StatusOr<v1::RebuildIndexResponse> first;
+  std::thread rebuild([&] { first = sync->Rebuild(); });
+  in_rebuild.WaitForNotification();
+  absl::StatusOr<v1::RebuildIndexResponse> second;
+  absl::Notification second_done;
+  std::thread again([&] {
+    second = sync->Rebuild();
+    second_done.Notify();
+  });
+  // It answers at once; waiting for the first would take until release.
+  EXPECT_TRUE(second_done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  release.Notify();
+  again.join();
+  rebuild.join();
+  feed_.OnForEachPostmortem(nullptr);
+
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(second.status().message(),
+              HasSubstr("a rebuild is already running"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(feed_.for_each_calls(), rebuilds + 1);
+  // Once it is over, the next one runs.
+  EXPECT_TRUE(sync->Rebuild().ok());
+  EXPECT_EQ(feed_.for_each_calls(), rebuilds + 2);
+}
+
+TEST_F(IndexSyncTest, CorruptionFoundWhileApplyingRebuildsTheIndex) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  for (int i = 1; i <= 50; ++i) feed_.Put(MakePostmortem(i, 1, "Before"));
+  ASSERT_TRUE(sync->RunOnce().ok());
+  const std::string broken = CurrentPath();
+  // Garbage of the same size in the postings: the index still opens, and
+  // only applying a change finds the damage.
+  const fs::path postlist = fs::path(broken) / "postlist.glass";
+  const uintmax_t size = fs::file_size(postlist);
+  {
+    std::fstream file(postlist, std::ios::in | std::ios::out);
+    file << std::string(size, '\x5a');
+  }
+  const int rebuilds = feed_.for_each_calls();
+
+  feed_.Put(MakePostmortem(51, 1, "After"));
+  absl::StatusOr<int64_t> first_try = sync->RunOnce();
+  EXPECT_EQ(first_try.status().code(), absl::StatusCode::kInternal)
+      << first_try.status();
+  EXPECT_EQ(feed_.outbox_rows(), 1);
+
+  // Reopening the damaged index would fail the same way forever.
+  absl::StatusOr<int64_t> second_try = sync->RunOnce();
+  ASSERT_TRUE(second_try.ok()) << second_try.status();
+  EXPECT_EQ(feed_.for_each_calls(), rebuilds + 1);
+  EXPECT_NE(CurrentPath(), broken);
+  EXPECT_EQ(feed_.outbox_rows(), 0);
+  EXPECT_EQ(DocumentCount(), 51u);
+}
+
 }  // namespace
 }  // namespace deja

@@ -92,6 +92,7 @@ TEST_F(AdminServiceTest, StatusComesFromTheRunningIndexer) {
   sync_.status.set_documents(42);
   sync_.status.set_index_path("/data/index/gen-2");
   sync_.status.mutable_last_rebuild()->set_seconds(1700000000);
+  sync_.status.set_indexer_running(true);
   Serve(&sync_);
   v1::IndexStatus status;
   ASSERT_TRUE(GetStatus(&status).ok());
@@ -101,6 +102,16 @@ TEST_F(AdminServiceTest, StatusComesFromTheRunningIndexer) {
   EXPECT_TRUE(status.indexer_running());
   EXPECT_EQ(status.index_path(), "/data/index/gen-2");
   EXPECT_EQ(status.last_rebuild().seconds(), 1700000000);
+}
+
+TEST_F(AdminServiceTest, AStoppedIndexerLoopIsReportedAsNotRunning) {
+  sync_.status.set_documents(42);
+  sync_.status.set_indexer_running(false);
+  Serve(&sync_);
+  v1::IndexStatus status;
+  ASSERT_TRUE(GetStatus(&status).ok());
+  EXPECT_EQ(status.documents(), 42);
+  EXPECT_FALSE(status.indexer_running());
 }
 
 TEST_F(AdminServiceTest, WithoutIndexerStatusComesFromFeedAndSearcher) {
@@ -162,9 +173,9 @@ TEST_F(AdminServiceTest, RebuildWithoutIndexerIsFailedPrecondition) {
   v1::RebuildIndexResponse response;
   const grpc::Status status = Rebuild(&response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(status.error_message(),
-            "this dejad runs with --indexer=off; rebuild with deja-indexer "
-            "--rebuild");
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("stop the running deja-indexer"));
+  EXPECT_THAT(status.error_message(), HasSubstr("`deja-indexer --rebuild`"));
 }
 
 }  // namespace
