@@ -23,6 +23,7 @@
 #include "cli/format.h"
 #include "cli/render.h"
 #include "cli/search_render.h"
+#include "core/status_macros.h"
 #include "deja/v1/admin_service.grpc.pb.h"
 #include "deja/v1/postmortem_service.grpc.pb.h"
 #include "deja/v1/search_service.grpc.pb.h"
@@ -321,6 +322,24 @@ class Session {
     return kExitOk;
   }
 
+  // Reads the date flag --`name`, when given, into the field that
+  // `mutable_field()` returns (at the start or end of its day) and records
+  // it in `words` for the page hints. An absent flag leaves the field unset.
+  template <typename MutableField>
+  absl::Status ReadDateFlag(absl::string_view name, DayEdge edge,
+                            MutableField mutable_field,
+                            std::vector<std::string>& words) {
+    if (!line_.Has(name)) return absl::OkStatus();
+    auto time = ParseDateArgument(line_.Get(name), edge);
+    if (!time.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, ": ", time.status().message()));
+    }
+    *mutable_field() = ToTimestamp(*time);
+    words.push_back(absl::StrCat("--", name, " ", ShellQuote(line_.Get(name))));
+    return absl::OkStatus();
+  }
+
   // The filters of `deja list` as a request, and the same filters as
   // command-line words for the "more:" hint.
   absl::Status BuildListRequest(v1::ListPostmortemsRequest& request,
@@ -339,20 +358,12 @@ class Session {
       request.set_severity(*severity);
       words.push_back(absl::StrCat("--severity ", SeverityName(*severity)));
     }
-    for (absl::string_view name : {"since", "until"}) {
-      if (!line_.Has(name)) continue;
-      auto time = ParseDateArgument(
-          line_.Get(name), name == "since" ? DayEdge::kStart : DayEdge::kEnd);
-      if (!time.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", name, ": ", time.status().message()));
-      }
-      *(name == "since" ? request.mutable_started_after()
-                        : request.mutable_started_before()) =
-          ToTimestamp(*time);
-      words.push_back(
-          absl::StrCat("--", name, " ", ShellQuote(line_.Get(name))));
-    }
+    DEJA_RETURN_IF_ERROR(ReadDateFlag(
+        "since", DayEdge::kStart,
+        [&] { return request.mutable_started_after(); }, words));
+    DEJA_RETURN_IF_ERROR(ReadDateFlag(
+        "until", DayEdge::kEnd,
+        [&] { return request.mutable_started_before(); }, words));
     if (line_.Has("limit")) {
       if (line_.Has("all")) {
         return absl::InvalidArgumentError(
@@ -593,19 +604,12 @@ class Session {
     }
     // Both ends name the start of their day: --after is inclusive, --before
     // exclusive, as in the API.
-    for (absl::string_view name : {"after", "before"}) {
-      if (!line_.Has(name)) continue;
-      auto time = ParseDateArgument(line_.Get(name), DayEdge::kStart);
-      if (!time.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", name, ": ", time.status().message()));
-      }
-      *(name == "after" ? request.mutable_started_after()
-                        : request.mutable_started_before()) =
-          ToTimestamp(*time);
-      words.push_back(
-          absl::StrCat("--", name, " ", ShellQuote(line_.Get(name))));
-    }
+    DEJA_RETURN_IF_ERROR(ReadDateFlag(
+        "after", DayEdge::kStart,
+        [&] { return request.mutable_started_after(); }, words));
+    DEJA_RETURN_IF_ERROR(ReadDateFlag(
+        "before", DayEdge::kStart,
+        [&] { return request.mutable_started_before(); }, words));
     if (line_.Has("sort")) {
       const std::string sort = absl::AsciiStrToLower(line_.Get("sort"));
       if (sort == "newest") {
