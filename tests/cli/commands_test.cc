@@ -362,6 +362,9 @@ TEST_F(CommandsTest, ListPagesAndHints) {
             "Checkout latency spike after config push\n"
             "more: deja list --team payments --limit 2 --page-token 2\n");
   EXPECT_EQ(service_.last_list().page_size(), 2);
+  // No date flag, no time bound: the server rejects an empty range.
+  EXPECT_FALSE(service_.last_list().has_started_after());
+  EXPECT_FALSE(service_.last_list().has_started_before());
 
   ASSERT_EQ(Run({"list", "--all", "--json"}), 0) << err_;
   EXPECT_THAT(out_, StartsWith(R"({"postmortems":[{"id":"pm-1")"));

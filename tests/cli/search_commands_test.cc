@@ -257,6 +257,12 @@ TEST_F(SearchCommandsTest, SearchOptionsBecomeTheRequest) {
   EXPECT_EQ(request.page_token(), "tok");
 }
 
+TEST_F(SearchCommandsTest, SearchWithoutDatesSetsNoTimeBounds) {
+  ASSERT_EQ(Run({"search", "disk"}), 0) << err_;
+  EXPECT_FALSE(search_.last_search.has_started_after());
+  EXPECT_FALSE(search_.last_search.has_started_before());
+}
+
 TEST_F(SearchCommandsTest, SearchShowsTableSnippetsFacetsAndHints) {
   search_.search_response = Parse<v1::SearchResponse>(kSearchAnswer);
   ASSERT_EQ(Run({"search", "chekout", "--service", "checkout"}), 0) << err_;
