@@ -292,6 +292,10 @@ class PgIndexFeed : public IndexFeed {
         absl::SleepFor(std::min(deadline - absl::Now(), kMaxSleepWhileDown));
         return listening;
       }
+      // A change committed before LISTEN took effect sent its NOTIFY to
+      // nobody: return at once so that the caller claims it now, not at its
+      // next poll.
+      return absl::OkStatus();
     }
     try {
       while (true) {
