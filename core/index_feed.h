@@ -60,6 +60,8 @@ struct OutboxStats {
   absl::Duration oldest_age = absl::ZeroDuration();
 };
 
+enum class WaitOutcome { kWoken, kTimedOut };
+
 class IndexFeed {
  public:
   virtual ~IndexFeed() = default;
@@ -69,10 +71,12 @@ class IndexFeed {
   // another indexer.
   virtual absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int max_rows) = 0;
 
-  // Returns when new outbox rows may have arrived (NOTIFY deja_index) or
-  // `timeout` passed, whichever is first. Spurious returns are allowed: the
-  // caller polls Claim() after every return.
-  virtual absl::Status WaitForWork(absl::Duration timeout) = 0;
+  // Returns kWoken when new outbox rows may have arrived (NOTIFY deja_index,
+  // or a wait that could not listen the whole time), kTimedOut when
+  // `timeout` passed quietly, whichever is first. Spurious kWoken is allowed;
+  // a missed wake-up is not: the caller claims after every kWoken, and how
+  // long the call took says nothing (a woken thread may be scheduled late).
+  virtual absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration timeout) = 0;
 
   virtual absl::StatusOr<OutboxStats> Stats() = 0;
 

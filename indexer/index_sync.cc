@@ -244,18 +244,16 @@ class XapianIndexSync final : public IndexSync {
   }
 
   // Waits up to poll_interval for work, in slices so that Stop() is heard
-  // within kStopCheck: IndexFeed has no way to cancel a wait. A slice that
-  // ends before its timeout is a wake-up. A notification landing right at
-  // the end of a slice is caught by the next poll, like a lost one.
+  // within kStopCheck: IndexFeed has no way to cancel a wait.
   absl::Status WaitForWorkOrStop() {
     const absl::Time deadline = absl::Now() + options_.poll_interval;
     while (!StopRequested()) {
       const absl::Duration left = deadline - absl::Now();
       if (left <= absl::ZeroDuration()) break;
-      const absl::Duration slice = std::min(left, kStopCheck);
-      const absl::Time start = absl::Now();
-      DEJA_RETURN_IF_ERROR(feed_.WaitForWork(slice));
-      if (absl::Now() - start < slice) break;
+      absl::StatusOr<WaitOutcome> outcome =
+          feed_.WaitForWork(std::min(left, kStopCheck));
+      if (!outcome.ok()) return outcome.status();
+      if (*outcome == WaitOutcome::kWoken) break;
     }
     return absl::OkStatus();
   }

@@ -276,14 +276,16 @@ class PgIndexFeed : public IndexFeed {
     return result;
   }
 
-  absl::Status WaitForWork(absl::Duration timeout) override {
+  absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration timeout) override {
     const absl::Time deadline =
         absl::Now() + std::max(timeout, absl::ZeroDuration());
     std::unique_lock<std::timed_mutex> lock(listen_mu_, std::defer_lock);
     if (deadline == absl::InfiniteFuture()) {
       lock.lock();
     } else if (!lock.try_lock_until(absl::ToChronoTime(deadline))) {
-      return absl::OkStatus();  // another thread waited out this one's time
+      // Another thread held the connection the whole time; it may have
+      // consumed a notification meant for this caller too.
+      return WaitOutcome::kWoken;
     }
     if (listen_connection_ == nullptr) {
       if (absl::Status listening = Listen(deadline); !listening.ok()) {
@@ -293,19 +295,18 @@ class PgIndexFeed : public IndexFeed {
         return listening;
       }
       // A change committed before LISTEN took effect sent its NOTIFY to
-      // nobody: return at once so that the caller claims it now, not at its
-      // next poll.
-      return absl::OkStatus();
+      // nobody: wake the caller at once so that it claims it now.
+      return WaitOutcome::kWoken;
     }
     try {
       while (true) {
         const absl::Duration left = deadline - absl::Now();
-        if (left <= absl::ZeroDuration()) return absl::OkStatus();
+        if (left <= absl::ZeroDuration()) return WaitOutcome::kTimedOut;
         const int64_t micros = absl::ToInt64Microseconds(
             absl::Ceil(std::min(left, kMaxWaitSlice), absl::Microseconds(1)));
         if (listen_connection_->await_notification(micros / 1000000,
                                                    micros % 1000000) > 0) {
-          return absl::OkStatus();
+          return WaitOutcome::kWoken;
         }
       }
     } catch (const std::exception& e) {
@@ -315,10 +316,10 @@ class PgIndexFeed : public IndexFeed {
       LogEvent("index feed: LISTEN connection lost");
     }
     // Listen again on a new connection (if the server is back already), and
-    // return so the caller polls: rows may have arrived unnoticed.
+    // wake the caller: rows may have arrived unnoticed.
     StopListening();
     Listen(deadline).IgnoreError();
-    return absl::OkStatus();
+    return WaitOutcome::kWoken;
   }
 
   absl::StatusOr<OutboxStats> Stats() override {

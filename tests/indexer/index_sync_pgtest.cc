@@ -60,7 +60,7 @@ class CompleteFailingFeed : public IndexFeed {
     return std::unique_ptr<OutboxBatch>(
         new Batch(*std::move(batch), &fail_completes));
   }
-  absl::Status WaitForWork(absl::Duration timeout) override {
+  absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration timeout) override {
     return feed_.WaitForWork(timeout);
   }
   absl::StatusOr<OutboxStats> Stats() override { return feed_.Stats(); }

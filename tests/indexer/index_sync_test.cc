@@ -615,6 +615,24 @@ TEST_F(IndexSyncTest, TheLoopAppliesANotifiedChangePromptly) {
   EXPECT_LT(absl::Now() - stopping, absl::Seconds(1));
 }
 
+TEST_F(IndexSyncTest, AWakeUpReportedLateIsStillAWakeUp) {
+  // The waiting thread is scheduled late: the wake-up returns after the
+  // loop's whole stop-check slice. It must still claim, not wait out the poll.
+  options_.poll_interval = absl::Seconds(30);
+  feed_.WakeLate(absl::Milliseconds(400));
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  sync->Start();
+  absl::SleepFor(absl::Milliseconds(100));
+
+  feed_.Put(MakePostmortem(1, 1, "Woken late"));
+  const absl::Duration took = WaitUntil(
+      [&] { return sync->Status().documents() == 1; }, absl::Seconds(5));
+  EXPECT_LT(took, absl::Seconds(3));
+  EXPECT_EQ(feed_.outbox_rows(), 0);
+  sync->Stop();
+}
+
 TEST_F(IndexSyncTest, TheLoopPollsWhenNoNotificationComes) {
   options_.poll_interval = absl::Milliseconds(300);
   std::unique_ptr<IndexSync> sync = OpenOrDie();

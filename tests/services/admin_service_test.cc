@@ -23,7 +23,7 @@ class StatsOnlyFeed : public IndexFeed {
   absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int) override {
     return absl::UnimplementedError("not in this test");
   }
-  absl::Status WaitForWork(absl::Duration) override {
+  absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration) override {
     return absl::UnimplementedError("not in this test");
   }
   absl::StatusOr<OutboxStats> Stats() override { return stats; }

@@ -255,17 +255,18 @@ TEST_F(PgIndexFeedTest, WaitForWorkReturnsSoonAfterASubmit) {
   // The first call opens the LISTEN connection.
   ASSERT_TRUE(feed_->WaitForWork(absl::Milliseconds(10)).ok());
   absl::Duration waited;
-  absl::Status status;
+  absl::StatusOr<WaitOutcome> outcome;
   std::thread waiter([&] {
     const absl::Time start = absl::Now();
-    status = feed_->WaitForWork(absl::Seconds(30));
+    outcome = feed_->WaitForWork(absl::Seconds(30));
     waited = absl::Now() - start;
   });
   absl::SleepFor(absl::Milliseconds(300));
   const absl::Time submitted = absl::Now();
   Submit(Small("pm"));
   waiter.join();
-  EXPECT_TRUE(status.ok()) << status;
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(*outcome, WaitOutcome::kWoken);
   EXPECT_GE(waited, absl::Milliseconds(250));  // it did wait for the NOTIFY
   EXPECT_LT(absl::Now() - submitted, absl::Seconds(1));
 }
@@ -275,7 +276,10 @@ TEST_F(PgIndexFeedTest, WaitForWorkReturnsAfterTheTimeoutWhenIdle) {
   ASSERT_TRUE(feed_->WaitForWork(absl::Seconds(30)).ok());
   for (int i = 0; i < 2; ++i) {
     const absl::Time start = absl::Now();
-    EXPECT_TRUE(feed_->WaitForWork(absl::Milliseconds(400)).ok());
+    absl::StatusOr<WaitOutcome> outcome =
+        feed_->WaitForWork(absl::Milliseconds(400));
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    EXPECT_EQ(*outcome, WaitOutcome::kTimedOut);
     const absl::Duration waited = absl::Now() - start;
     EXPECT_GE(waited, absl::Milliseconds(390));
     EXPECT_LT(waited, absl::Seconds(3));
@@ -287,7 +291,9 @@ TEST_F(PgIndexFeedTest, AChangeMadeBeforeListeningIsNotLeftForThePoll) {
   // listening must not wait for another one.
   Submit(Small("early"));
   const absl::Time start = absl::Now();
-  ASSERT_TRUE(feed_->WaitForWork(absl::Seconds(30)).ok());
+  absl::StatusOr<WaitOutcome> outcome = feed_->WaitForWork(absl::Seconds(30));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(*outcome, WaitOutcome::kWoken);
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   std::unique_ptr<OutboxBatch> batch = Claim(10);
   ASSERT_NE(batch, nullptr);
@@ -379,7 +385,7 @@ TEST_F(PgIndexFeedTest, UnavailableWhileDatabaseIsDownAndRecoversAfter) {
   ASSERT_EQ(held->row_count(), 1);
 
   // A waiter blocked on NOTIFY returns when its connection breaks.
-  absl::Status waited;
+  absl::StatusOr<WaitOutcome> waited;
   absl::Duration wait_time;
   std::thread waiter([&] {
     const absl::Time start = absl::Now();
@@ -389,7 +395,7 @@ TEST_F(PgIndexFeedTest, UnavailableWhileDatabaseIsDownAndRecoversAfter) {
   absl::SleepFor(absl::Milliseconds(200));
   ASSERT_TRUE(server->Stop().ok());
   waiter.join();
-  EXPECT_LT(wait_time, absl::Seconds(15)) << waited;
+  EXPECT_LT(wait_time, absl::Seconds(15)) << waited.status();
 
   // Down: every call fails cleanly, and WaitForWork does not spin.
   const absl::Status complete = held->Complete();
@@ -406,7 +412,7 @@ TEST_F(PgIndexFeedTest, UnavailableWhileDatabaseIsDownAndRecoversAfter) {
                 .code(),
             absl::StatusCode::kUnavailable);
   const absl::Time start = absl::Now();
-  EXPECT_EQ(feed_->WaitForWork(absl::Milliseconds(300)).code(),
+  EXPECT_EQ(feed_->WaitForWork(absl::Milliseconds(300)).status().code(),
             absl::StatusCode::kUnavailable);
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(290));
 
@@ -434,7 +440,8 @@ TEST_F(PgIndexFeedTest, UnavailableWhileDatabaseIsDownAndRecoversAfter) {
   const absl::Time submitted = absl::Now();
   Submit(Small("b"));
   notified.join();
-  EXPECT_TRUE(waited.ok()) << waited;
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_EQ(*waited, WaitOutcome::kWoken);
   EXPECT_LT(absl::Now() - submitted, absl::Seconds(1));
 }
 

@@ -63,6 +63,11 @@ void FakeIndexFeed::Notify() {
   notified_ = true;
 }
 
+void FakeIndexFeed::WakeLate(absl::Duration delay) {
+  absl::MutexLock lock(&mu_);
+  woken_late_by_ = delay;
+}
+
 void FakeIndexFeed::FailNext(Method method, absl::Status status, int times) {
   absl::MutexLock lock(&mu_);
   for (int i = 0; i < times; ++i) failures_[method].push_back(status);
@@ -123,14 +128,22 @@ absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::Claim(
       new Batch(this, std::move(changes), std::move(sequences)));
 }
 
-absl::Status FakeIndexFeed::WaitForWork(absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  if (std::optional<absl::Status> failure = TakeFailure(Method::kWaitForWork)) {
-    return *failure;
+absl::StatusOr<WaitOutcome> FakeIndexFeed::WaitForWork(absl::Duration timeout) {
+  absl::Duration late = absl::ZeroDuration();
+  bool woken = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (std::optional<absl::Status> failure =
+            TakeFailure(Method::kWaitForWork)) {
+      return *failure;
+    }
+    woken = mu_.AwaitWithTimeout(absl::Condition(&notified_), timeout);
+    notified_ = false;
+    late = woken_late_by_;
   }
-  mu_.AwaitWithTimeout(absl::Condition(&notified_), timeout);
-  notified_ = false;
-  return absl::OkStatus();
+  if (!woken) return WaitOutcome::kTimedOut;
+  absl::SleepFor(late);
+  return WaitOutcome::kWoken;
 }
 
 absl::StatusOr<OutboxStats> FakeIndexFeed::Stats() {

@@ -43,6 +43,9 @@ class FakeIndexFeed : public IndexFeed {
   void EnqueueSnapshot(const v1::Postmortem& snapshot);
   // A NOTIFY with no new row (a spurious wake-up).
   void Notify();
+  // A woken WaitForWork() returns `delay` late, as a thread the scheduler
+  // runs late would: longer than the caller's whole wait, if need be.
+  void WakeLate(absl::Duration delay);
 
   // The next `times` calls of `method` return `status` and change nothing
   // (Complete() then leaves its rows claimed until the batch is destroyed).
@@ -57,7 +60,7 @@ class FakeIndexFeed : public IndexFeed {
   int for_each_calls() const;
 
   absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int max_rows) override;
-  absl::Status WaitForWork(absl::Duration timeout) override;
+  absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration timeout) override;
   absl::StatusOr<OutboxStats> Stats() override;
   absl::Status ForEachPostmortem(
       const std::function<absl::Status(const v1::Postmortem&)>& visit) override;
@@ -90,6 +93,7 @@ class FakeIndexFeed : public IndexFeed {
   std::vector<Row> rows_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, v1::Postmortem> live_ ABSL_GUARDED_BY(mu_);
   bool notified_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Duration woken_late_by_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   std::map<Method, std::vector<absl::Status>> failures_ ABSL_GUARDED_BY(mu_);
   std::function<void()> for_each_hook_ ABSL_GUARDED_BY(mu_);
   int claim_calls_ ABSL_GUARDED_BY(mu_) = 0;
