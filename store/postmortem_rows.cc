@@ -181,11 +181,12 @@ v1::Postmortem NormalizeForStorage(const v1::Postmortem& postmortem) {
   }
   for (v1::ActionItem& item : *stored.mutable_action_items()) {
     absl::AsciiStrToLower(item.mutable_id());
-    item.clear_completed_at();
     item.clear_history();
     if (item.status() == v1::ActionItem::STATUS_UNSPECIFIED) {
       item.set_status(v1::ActionItem::OPEN);
     }
+    // A closed item may say when it was closed (StartActionItem).
+    if (!IsClosed(item.status())) item.clear_completed_at();
   }
   return stored;
 }
@@ -238,8 +239,17 @@ void StartActionItem(const std::string& id, const Timestamp& now,
                      v1::ActionItem& item) {
   item.set_id(id);
   item.clear_history();
-  item.clear_completed_at();
-  if (IsClosed(item.status())) *item.mutable_completed_at() = now;
+  if (!IsClosed(item.status())) {
+    item.clear_completed_at();
+    return;
+  }
+  // A postmortem of a past incident (an import) may say when an item was
+  // closed; follow-through statistics need that time, not the import's.
+  const bool given =
+      item.has_completed_at() && std::make_pair(item.completed_at().seconds(),
+                                                item.completed_at().nanos()) <=
+                                     std::make_pair(now.seconds(), now.nanos());
+  if (!given) *item.mutable_completed_at() = now;
 }
 
 std::vector<v1::ActionItemChange> CarryActionItemForward(

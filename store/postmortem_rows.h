@@ -25,7 +25,8 @@ namespace deja {
 // The stored form of client content: team trimmed, services and tags trimmed
 // and de-duplicated case-insensitively (tags lowercased, services keep the
 // first spelling), status PUBLISHED and action item status OPEN when
-// unspecified, output-only fields cleared (action item ids are kept,
+// unspecified, output-only fields cleared (the completion time of a closed
+// action item is kept for StartActionItem; action item ids are kept,
 // lowercased, for Update to match: ids are case-insensitive like UUIDs).
 v1::Postmortem NormalizeForStorage(const v1::Postmortem& postmortem);
 
@@ -51,7 +52,7 @@ inline const char* NullOr(const std::optional<std::string>& value) {
 bool IsClosed(v1::ActionItem::Status status);
 
 // Gives a brand-new action item its id and, when it starts closed, its
-// completion time.
+// completion time: the one it carries if not in the future, else `now`.
 void StartActionItem(const std::string& id,
                      const google::protobuf::Timestamp& now,
                      v1::ActionItem& item);

@@ -205,6 +205,31 @@ TEST_F(PgStoreTest, SubmitThenGetRoundTripsEveryField) {
             1);
 }
 
+TEST_F(PgStoreTest, AnItemSubmittedClosedKeepsItsPastCompletionTime) {
+  // Postmortems of past incidents say when their fixes were done; one from
+  // the future is the submit's time instead.
+  v1::Postmortem postmortem = FullPostmortem("Imported", kJan2024);
+  ASSERT_EQ(postmortem.action_items(1).status(), v1::ActionItem::DONE);
+  postmortem.mutable_action_items(1)->mutable_completed_at()->set_seconds(
+      kJan2024 + 86400);
+  *postmortem.add_action_items() = postmortem.action_items(1);
+  postmortem.mutable_action_items(2)->set_description("Done in the future");
+  postmortem.mutable_action_items(2)->mutable_completed_at()->set_seconds(
+      253402214400);  // 9999-12-31
+  postmortem.mutable_action_items(0)->mutable_completed_at()->set_seconds(
+      kJan2024);  // open: no completion time
+  const v1::Postmortem stored = Submit(postmortem);
+  EXPECT_FALSE(stored.action_items(0).has_completed_at());
+  EXPECT_EQ(stored.action_items(1).completed_at().seconds(), kJan2024 + 86400);
+  EXPECT_LT(stored.action_items(2).completed_at().seconds(),
+            absl::ToUnixSeconds(absl::Now()) + 60);
+  EXPECT_EQ(QueryInt("SELECT extract(epoch FROM completed_at)::int8 FROM "
+                     "action_item_records WHERE postmortem_id = $1::uuid "
+                     "ORDER BY position OFFSET 1 LIMIT 1",
+                     stored.id()),
+            kJan2024 + 86400);
+}
+
 TEST_F(PgStoreTest, EdgeYearsReachTheColumnsUnchanged) {
   for (const int64_t started_at : {int64_t{-2208988800},      // 1900-01-01
                                    int64_t{253402214400}}) {  // 9999-12-31
