@@ -20,6 +20,14 @@ constexpr absl::string_view kGlobalUsage =
     "  --timeout SECONDS   deadline of each call (default 10)\n"
     "  -h, --help          this help\n";
 
+// The filter every `deja stats` command takes, appended to their help.
+constexpr absl::string_view kStatsFilterHelp =
+    "\n--team T and --service S keep the incidents of that team or service.\n"
+    "--since DATE and --until DATE bound their start: DATE is YYYY-MM-DD (UTC) "
+    "or\nRFC 3339. --since is inclusive; a bare --until date includes that "
+    "whole day:\n--until 2024-12-31 asks for incidents that started before "
+    "2025-01-01 00:00 UTC.\n";
+
 struct CommandSpec {
   absl::string_view name;
   size_t min_args;
@@ -124,8 +132,112 @@ const std::vector<CommandSpec>& Commands() {
        "size.\nrebuild-index: rebuilds the index from PostgreSQL and swaps it "
        "in; searches\ncontinue meanwhile. It waits as long as the rebuild "
        "takes (at most 6 h)\nunless --timeout is given.\n"},
+      {"stats overview",
+       0,
+       0,
+       {"team", "service", "since", "until"},
+       "deja stats overview [--team T] [--service S] [--since DATE] [--until "
+       "DATE]",
+       "Incidents by severity; time to detect (MTTD), to mitigate and to "
+       "resolve (MTTR)\nas median, p90 and mean; repeats and the repeat "
+       "rate; action items open,\noverdue and done.\n"},
+      {"stats trend",
+       0,
+       0,
+       {"team", "service", "since", "until", "by", "split"},
+       "deja stats trend [--by week|month] [--split "
+       "severity|service|cause|team]\n"
+       "                        [--team T] [--service S] [--since DATE] "
+       "[--until DATE]",
+       "Incidents per week (ISO weeks, from Monday) or per month (default), "
+       "oldest\nfirst, empty ones included. --split adds a column for each of "
+       "the 6 largest\nvalues over the window and one for the rest (OTHER); "
+       "an incident with two\nservices or causes counts under each.\n"},
+      {"stats recurrence",
+       0,
+       0,
+       {"team", "service", "since", "until", "limit"},
+       "deja stats recurrence [--team T] [--service S] [--since DATE] "
+       "[--until DATE]\n"
+       "                             [--limit N]",
+       "What keeps coming back: repeats and the repeat rate, each cluster of "
+       "incidents\njoined by recurrence links (members, first and last, "
+       "median gap, shared\nservices, error signatures and causes), the "
+       "error signatures seen in several\nincidents and the causes of the "
+       "repeats. --limit N: at most N clusters and\nsignatures (default 10, "
+       "at most 100).\n"},
+      {"stats action-items",
+       0,
+       0,
+       {"team", "service", "since", "until", "limit"},
+       "deja stats action-items [--team T] [--service S] [--since DATE] "
+       "[--until DATE]\n"
+       "                               [--limit N]",
+       "Whether the fixes get done: per kind (prevent, mitigate, detect, "
+       "process) the\nitems done, open and overdue and the median time to "
+       "close them; the overdue\nitems, most overdue first; the repeats that "
+       "happened while a fix of the\nearlier incident was still open, and "
+       "those that happened after its fixes\nwere done (the fix did not "
+       "work). --limit N: at most N per list (default 10,\nat most 100).\n"},
+      {"recurrence list",
+       0,
+       1,
+       {"state", "limit", "page-token"},
+       "deja recurrence list [POSTMORTEM_ID] [--state "
+       "suggested|confirmed|rejected]...\n"
+       "                            [--limit N] [--page-token T]",
+       "Recurrence links (\"this incident is another one of that one\"), "
+       "newest repeat\nfirst: all of them, or those of POSTMORTEM_ID (either "
+       "side). --state may be\nrepeated and then matches any. --limit N "
+       "shows at most N (default 50, at most\n500); --page-token T continues "
+       "a previous listing.\n",
+       {"state"}},
+      {"recurrence confirm",
+       2,
+       2,
+       {"by", "note"},
+       "deja recurrence confirm LATER_ID EARLIER_ID --by WHO [--note TEXT]",
+       "Confirms that LATER_ID is a repeat of EARLIER_ID: the link then "
+       "counts in the\nstatistics whatever its score. --by (a person or "
+       "team) is required and has no\ndefault: $USER on a shared machine "
+       "would record the wrong person. --note says\nwhy, for the next "
+       "reader.\n"},
+      {"recurrence reject",
+       2,
+       2,
+       {"by", "note"},
+       "deja recurrence reject LATER_ID EARLIER_ID --by WHO [--note TEXT]",
+       "Rejects the link: it stops counting, and re-indexing never suggests "
+       "it again.\n--by (a person or team) is required and has no default: "
+       "$USER on a shared\nmachine would record the wrong person. --note says "
+       "why, for the next reader.\n"},
   };
   return *kCommands;
+}
+
+// "stats" for "stats trend": commands with subcommands are specs named
+// "GROUP SUBCOMMAND". "" for a command that stands alone.
+absl::string_view GroupOf(absl::string_view name) {
+  const size_t space = name.find(' ');
+  return space == absl::string_view::npos ? "" : name.substr(0, space);
+}
+
+bool IsGroup(absl::string_view name) {
+  for (const CommandSpec& spec : Commands()) {
+    if (!name.empty() && GroupOf(spec.name) == name) return true;
+  }
+  return false;
+}
+
+// "overview|trend|..." of `group`, in the order of Commands().
+std::string SubcommandList(absl::string_view group) {
+  std::vector<absl::string_view> names;
+  for (const CommandSpec& spec : Commands()) {
+    if (GroupOf(spec.name) == group) {
+      names.push_back(spec.name.substr(group.size() + 1));
+    }
+  }
+  return absl::StrJoin(names, "|");
 }
 
 const CommandSpec* FindCommand(absl::string_view name) {
@@ -231,18 +343,44 @@ absl::StatusOr<CommandLine> ParseCommandLine(
     line.command = words.front();
     line.args.assign(words.begin() + 1, words.end());
   }
-  // "deja help [COMMAND]" reads like the git and go tools.
+  // "deja help [COMMAND [SUBCOMMAND]]" reads like the git and go tools.
+  bool help_only = false;
   if (line.command == "help") {
     line.help = true;
+    help_only = true;
     line.command = line.args.empty() ? "" : line.args.front();
-    line.args.clear();
+    if (!line.args.empty()) line.args.erase(line.args.begin());
   }
+  // "stats trend" is one command; its words after the subcommand are its
+  // arguments.
+  if (IsGroup(line.command) && !line.args.empty() &&
+      FindCommand(absl::StrCat(line.command, " ", line.args.front())) !=
+          nullptr) {
+    absl::StrAppend(&line.command, " ", line.args.front());
+    line.args.erase(line.args.begin());
+  }
+  if (help_only) line.args.clear();
+  const bool help_asked =
+      line.help || std::any_of(given.begin(), given.end(),
+                               [](const auto& g) { return g.first == "help"; });
   const CommandSpec* spec = nullptr;
   if (!line.command.empty()) {
     spec = FindCommand(line.command);
-    if (spec == nullptr) {
+    if (spec == nullptr && !IsGroup(line.command)) {
       return UsageError("",
                         absl::StrCat("unknown command '", line.command, "'"));
+    }
+    // A group alone only has help: `deja stats --help` lists its
+    // subcommands.
+    if (spec == nullptr && !help_asked) {
+      return UsageError(
+          line.command,
+          line.args.empty()
+              ? absl::StrCat("missing subcommand: usage: deja ", line.command,
+                             " ", SubcommandList(line.command))
+              : absl::StrCat("unknown subcommand '", line.args.front(),
+                             "' (expected ", SubcommandList(line.command),
+                             ")"));
     }
   }
   if (!bad_option.empty()) return UsageError(line.command, bad_option);
@@ -278,6 +416,8 @@ absl::StatusOr<CommandLine> ParseCommandLine(
       }
       line.timeout = absl::Seconds(seconds);
       line.timeout_given = true;
+    } else if (spec == nullptr && help_asked && IsGroup(line.command)) {
+      // `deja stats --team x --help`: the group's help lists what takes it.
     } else if (spec == nullptr ||
                std::find(spec->options.begin(), spec->options.end(), name) ==
                    spec->options.end()) {
@@ -311,8 +451,22 @@ absl::StatusOr<CommandLine> ParseCommandLine(
 
 std::string Usage(absl::string_view command) {
   if (const CommandSpec* spec = FindCommand(command); spec != nullptr) {
-    return absl::StrCat("usage: ", spec->synopsis, "\n\n", spec->details, "\n",
-                        kGlobalUsage);
+    return absl::StrCat("usage: ", spec->synopsis, "\n\n", spec->details,
+                        GroupOf(command) == "stats" ? kStatsFilterHelp : "",
+                        "\n", kGlobalUsage);
+  }
+  if (IsGroup(command)) {
+    std::string text =
+        absl::StrCat("usage: deja ", command, " ", SubcommandList(command),
+                     " [ARGS] [OPTIONS]\n\n");
+    for (const CommandSpec& spec : Commands()) {
+      if (GroupOf(spec.name) == command) {
+        absl::StrAppend(&text, "  ", spec.synopsis, "\n");
+      }
+    }
+    absl::StrAppend(&text, "\n", kGlobalUsage, "\n'deja ", command,
+                    " SUBCOMMAND --help' describes one subcommand.\n");
+    return text;
   }
   std::string text =
       "usage: deja COMMAND [ARGS] [OPTIONS]\n\n"

@@ -22,7 +22,9 @@ inline constexpr absl::string_view kDefaultServer = "127.0.0.1:50051";
 
 struct CommandLine {
   // "submit", "get", "list", "update", "update-action", "delete", "search",
-  // "seen", "admin"; empty when only general help was asked for.
+  // "seen", "admin"; a command with subcommands names both ("stats
+  // overview", "recurrence confirm"); empty when only general help was asked
+  // for.
   std::string command;
   std::vector<std::string> args;
   // Command options by name without dashes; flags map to "". A repeatable

@@ -23,10 +23,14 @@
 #include "cli/format.h"
 #include "cli/render.h"
 #include "cli/search_render.h"
+#include "cli/stats_render.h"
+#include "core/stats_validation.h"
 #include "core/status_macros.h"
 #include "deja/v1/admin_service.grpc.pb.h"
 #include "deja/v1/postmortem_service.grpc.pb.h"
+#include "deja/v1/recurrence_service.grpc.pb.h"
 #include "deja/v1/search_service.grpc.pb.h"
+#include "deja/v1/stats_service.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 
@@ -183,6 +187,13 @@ class Session {
     if (command == "search") return Search();
     if (command == "seen") return Seen();
     if (command == "admin") return Admin();
+    if (command == "stats overview") return StatsOverview();
+    if (command == "stats trend") return StatsTrend();
+    if (command == "stats recurrence") return StatsRecurrence();
+    if (command == "stats action-items") return StatsActionItems();
+    if (command == "recurrence list") return ListRecurrences();
+    if (command == "recurrence confirm") return DecideRecurrence(true);
+    if (command == "recurrence reject") return DecideRecurrence(false);
     return UsageFailure(absl::StrCat("unknown command '", command, "'"));
   }
 
@@ -800,10 +811,211 @@ class Session {
     return kExitOk;
   }
 
+  // --team, --service, --since and --until of the `deja stats` commands,
+  // into a StatsRequest or a TrendRequest. A bare --until date includes its
+  // day: the request's started_before is the next day's midnight.
+  template <typename Request>
+  absl::Status ReadStatsFilter(Request& request) {
+    if (line_.Has("team")) request.set_team(line_.Get("team"));
+    if (line_.Has("service")) request.set_service(line_.Get("service"));
+    std::vector<std::string> unused_words;
+    DEJA_RETURN_IF_ERROR(ReadDateFlag(
+        "since", DayEdge::kStart,
+        [&] { return request.mutable_started_after(); }, unused_words));
+    DEJA_RETURN_IF_ERROR(ReadDateFlag(
+        "until", DayEdge::kEnd,
+        [&] { return request.mutable_started_before(); }, unused_words));
+    if (request.has_started_after() && request.has_started_before() &&
+        ToTime(request.started_before()) <= ToTime(request.started_after())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--until ", line_.Get("until"), " is before --since ",
+                       line_.Get("since")));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status BuildStatsRequest(v1::StatsRequest& request) {
+    DEJA_RETURN_IF_ERROR(ReadStatsFilter(request));
+    if (line_.Has("limit")) {
+      DEJA_ASSIGN_OR_RETURN(const int limit, ParseLimit(line_.Get("limit"),
+                                                        deja::kMaxStatsLimit));
+      request.set_limit(limit);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status BuildTrendRequest(v1::TrendRequest& request) {
+    DEJA_RETURN_IF_ERROR(ReadStatsFilter(request));
+    if (line_.Has("by")) {
+      const std::string by = absl::AsciiStrToLower(line_.Get("by"));
+      if (by == "week") {
+        request.set_interval(v1::TrendRequest::WEEK);
+      } else if (by == "month") {
+        request.set_interval(v1::TrendRequest::MONTH);
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "invalid --by '", line_.Get("by"), "' (expected week or month)"));
+      }
+    } else {
+      request.set_interval(v1::TrendRequest::MONTH);
+    }
+    if (line_.Has("split")) {
+      const std::string split = absl::AsciiStrToLower(line_.Get("split"));
+      if (split == "severity") {
+        request.set_split_by(v1::TrendRequest::SEVERITY);
+      } else if (split == "service") {
+        request.set_split_by(v1::TrendRequest::SERVICE);
+      } else if (split == "cause" || split == "category") {
+        request.set_split_by(v1::TrendRequest::CAUSE_CATEGORY);
+      } else if (split == "team") {
+        request.set_split_by(v1::TrendRequest::TEAM);
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid --split '", line_.Get("split"),
+                         "' (expected severity, service, cause or team)"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  v1::StatsService::Stub& stats_stub() {
+    if (stats_stub_ == nullptr) {
+      stats_stub_ = v1::StatsService::NewStub(channel());
+    }
+    return *stats_stub_;
+  }
+
+  // Builds the request, calls `method` of StatsService and prints its answer
+  // with `render` (or as JSON).
+  template <typename Request, typename Response, typename Build,
+            typename Method, typename Render>
+  int CallStats(Build build, Method method, Render render) {
+    Request request;
+    if (absl::Status status = (this->*build)(request); !status.ok()) {
+      return UsageFailure(status.message());
+    }
+    Response response;
+    const grpc::Status status =
+        (stats_stub().*method)(NewContext().get(), request, &response);
+    if (!status.ok()) return RpcFailure(status);
+    if (line_.json) {
+      PrintJson(response);
+    } else {
+      out() << render(response);
+    }
+    return kExitOk;
+  }
+
+  int StatsOverview() {
+    return CallStats<v1::StatsRequest, v1::Overview>(
+        &Session::BuildStatsRequest, &v1::StatsService::Stub::GetOverview,
+        RenderOverview);
+  }
+
+  int StatsTrend() {
+    return CallStats<v1::TrendRequest, v1::Trend>(
+        &Session::BuildTrendRequest, &v1::StatsService::Stub::GetTrend,
+        RenderTrend);
+  }
+
+  int StatsRecurrence() {
+    return CallStats<v1::StatsRequest, v1::RecurrenceStats>(
+        &Session::BuildStatsRequest,
+        &v1::StatsService::Stub::GetRecurrenceStats, RenderRecurrenceStats);
+  }
+
+  int StatsActionItems() {
+    return CallStats<v1::StatsRequest, v1::ActionItemStats>(
+        &Session::BuildStatsRequest,
+        &v1::StatsService::Stub::GetActionItemStats, RenderActionItemStats);
+  }
+
+  // The filters of `deja recurrence list` as a request, and as command-line
+  // words for the "more:" hint.
+  absl::Status BuildListRecurrencesRequest(v1::ListRecurrencesRequest& request,
+                                           std::vector<std::string>& words) {
+    if (!line_.args.empty()) {
+      request.set_postmortem_id(line_.args[0]);
+      words.push_back(ShellQuote(line_.args[0]));
+    }
+    for (const std::string& value : line_.GetAll("state")) {
+      auto state = ParseRecurrenceState(value);
+      if (!state.ok()) return state.status();
+      request.add_states(*state);
+      words.push_back(absl::StrCat("--state ", RecurrenceStateName(*state)));
+    }
+    if (line_.Has("limit")) {
+      DEJA_ASSIGN_OR_RETURN(
+          const int limit,
+          ParseLimit(line_.Get("limit"), deja::kMaxRecurrencePageSize));
+      request.set_page_size(limit);
+      words.push_back(absl::StrCat("--limit ", limit));
+    }
+    request.set_page_token(line_.Get("page-token"));
+    return absl::OkStatus();
+  }
+
+  int ListRecurrences() {
+    v1::ListRecurrencesRequest request;
+    std::vector<std::string> words;
+    if (absl::Status status = BuildListRecurrencesRequest(request, words);
+        !status.ok()) {
+      return UsageFailure(status.message());
+    }
+    auto stub = v1::RecurrenceService::NewStub(channel());
+    v1::ListRecurrencesResponse response;
+    const grpc::Status status =
+        stub->ListRecurrences(NewContext().get(), request, &response);
+    if (!status.ok()) return RpcFailure(status);
+    if (line_.json) {
+      PrintJson(response);
+      return kExitOk;
+    }
+    out() << RenderRecurrenceLinks(response);
+    if (!response.next_page_token().empty()) {
+      words.push_back(absl::StrCat("--page-token ",
+                                   ShellQuote(response.next_page_token())));
+      out() << "more: deja recurrence list " << absl::StrJoin(words, " ")
+            << "\n";
+    }
+    return kExitOk;
+  }
+
+  // `deja recurrence confirm|reject LATER_ID EARLIER_ID --by WHO`. --by has
+  // no default: the decision is a record of who looked, and $USER on a
+  // shared or CI machine names the wrong person.
+  int DecideRecurrence(bool confirm) {
+    const std::string by(absl::StripAsciiWhitespace(line_.Get("by")));
+    if (by.empty()) {
+      return UsageFailure(
+          line_.Has("by")
+              ? "--by is empty: name who decided (a person or team)"
+              : "--by WHO is required: name who decided (a person or team)");
+    }
+    v1::DecideRecurrenceRequest request;
+    request.set_postmortem_id(line_.args[0]);
+    request.set_earlier_id(line_.args[1]);
+    request.set_decided_by(by);
+    request.set_note(line_.Get("note"));
+    auto stub = v1::RecurrenceService::NewStub(channel());
+    v1::RecurrenceLink link;
+    const grpc::Status status =
+        confirm ? stub->ConfirmRecurrence(NewContext().get(), request, &link)
+                : stub->RejectRecurrence(NewContext().get(), request, &link);
+    if (!status.ok()) return RpcFailure(status);
+    if (line_.json) {
+      PrintJson(link);
+    } else {
+      out() << RenderRecurrenceLink(link);
+    }
+    return kExitOk;
+  }
+
   const CommandLine line_;
   const Environment& env_;
   std::shared_ptr<grpc::ChannelInterface> channel_;
   std::unique_ptr<v1::PostmortemService::Stub> stub_;
+  std::unique_ptr<v1::StatsService::Stub> stats_stub_;
 };
 
 }  // namespace

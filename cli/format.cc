@@ -1,5 +1,6 @@
 #include "cli/format.h"
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -158,6 +159,21 @@ google::protobuf::Timestamp ToTimestamp(absl::Time time) {
   return at;
 }
 
+absl::Duration ToDuration(const google::protobuf::Duration& duration) {
+  return absl::Seconds(duration.seconds()) +
+         absl::Nanoseconds(duration.nanos());
+}
+
+std::string Percent(double rate) {
+  if (!std::isfinite(rate)) return "-";
+  // Rounded to a tenth first, so 0.1666 is "16.7%" and 0.25 is "25%".
+  const double tenths = std::round(rate * 1000);
+  if (std::fmod(tenths, 10) == 0) {
+    return absl::StrFormat("%.0f%%", tenths / 10);
+  }
+  return absl::StrFormat("%.1f%%", tenths / 10);
+}
+
 std::string FormatMinute(const google::protobuf::Timestamp& at) {
   if (!IsSet(at)) return "";
   return absl::FormatTime("%Y-%m-%d %H:%M", ToTime(at), absl::UTCTimeZone());
@@ -206,6 +222,30 @@ std::string ActionKindName(v1::ActionItem::Kind kind) {
 std::string RootCauseCategoryName(v1::RootCause::Category category) {
   if (category == v1::RootCause::CATEGORY_UNSPECIFIED) return "unspecified";
   return CliName(v1::RootCause::Category_Name(category));
+}
+
+absl::StatusOr<v1::RecurrenceLink::State> ParseRecurrenceState(
+    absl::string_view text) {
+  const std::string wanted = Normalize(text);
+  for (int value :
+       {v1::RecurrenceLink::SUGGESTED, v1::RecurrenceLink::CONFIRMED,
+        v1::RecurrenceLink::REJECTED}) {
+    const auto state = static_cast<v1::RecurrenceLink::State>(value);
+    if (CliName(v1::RecurrenceLink::State_Name(state)) == wanted) return state;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid --state '", text,
+                   "' (expected suggested, confirmed or rejected)"));
+}
+
+std::string RecurrenceStateName(v1::RecurrenceLink::State state) {
+  if (state == v1::RecurrenceLink::STATE_UNSPECIFIED) return "-";
+  return CliName(v1::RecurrenceLink::State_Name(state));
+}
+
+std::string RecurrenceSourceName(v1::RecurrenceLink::Source source) {
+  if (source == v1::RecurrenceLink::SOURCE_UNSPECIFIED) return "-";
+  return CliName(v1::RecurrenceLink::Source_Name(source));
 }
 
 bool IsCalendarDate(absl::string_view text) {

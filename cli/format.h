@@ -11,6 +11,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "deja/v1/postmortem.pb.h"
+#include "deja/v1/recurrence_service.pb.h"
+#include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace deja::cli {
@@ -46,6 +48,11 @@ std::string FormatMinute(const google::protobuf::Timestamp& at);
 absl::Time ToTime(const google::protobuf::Timestamp& at);
 bool IsSet(const google::protobuf::Timestamp& at);
 google::protobuf::Timestamp ToTimestamp(absl::Time time);
+absl::Duration ToDuration(const google::protobuf::Duration& duration);
+
+// A share 0..1 as a percentage with at most one decimal: "25%", "16.7%",
+// "0%".
+std::string Percent(double rate);
 
 // "SEV2", "sev2" or "2".
 absl::StatusOr<v1::Severity> ParseSeverity(absl::string_view text);
@@ -62,6 +69,14 @@ std::string ActionStatusName(v1::ActionItem::Status status);
 std::string ActionKindName(v1::ActionItem::Kind kind);
 // "config-change", "software-bug", ...; "unspecified".
 std::string RootCauseCategoryName(v1::RootCause::Category category);
+
+// "suggested", "confirmed", "rejected" (also the enum names, any case).
+absl::StatusOr<v1::RecurrenceLink::State> ParseRecurrenceState(
+    absl::string_view text);
+// "suggested", "confirmed", "rejected"; "-" when unspecified.
+std::string RecurrenceStateName(v1::RecurrenceLink::State state);
+// "auto", "declared"; "-" when unspecified.
+std::string RecurrenceSourceName(v1::RecurrenceLink::Source source);
 
 // Which end of a day a bare date stands for.
 enum class DayEdge { kStart, kEnd };

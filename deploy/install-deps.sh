@@ -10,8 +10,9 @@ packages=(
   libabsl-dev
   libpqxx-dev libpq-dev postgresql-15
   libxapian-dev
+  libcpp-httplib-dev
   libgtest-dev libgmock-dev
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf python3-prometheus-client
   clang-format
 )
 

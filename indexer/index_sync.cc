@@ -10,24 +10,30 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "core/error_signature.h"
 #include "core/event_log.h"
 #include "core/status_macros.h"
 #include "indexer/document_builder.h"
 #include "indexer/index_directory.h"
 #include "indexer/index_schema.h"
+#include "indexer/similarity.h"
 #include "indexer/synonym_table.h"
 
 namespace deja {
@@ -42,6 +48,13 @@ constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 // How soon the loop hears Stop() while it waits for work.
 constexpr absl::Duration kStopCheck = absl::Milliseconds(250);
 constexpr int64_t kProgressEvery = 10000;
+// Recurrence reasons: a few short lines, each readable in a table cell.
+constexpr size_t kMaxReasonBytes = 160;
+constexpr int kMaxSignatureReasons = 3;
+constexpr int kMaxFieldReasons = 4;
+constexpr int kMaxTermsPerField = 6;
+// Linking a batch for longer than this is logged (with the time it took).
+constexpr absl::Duration kSlowLinking = absl::Seconds(1);
 
 // I/O trouble (disk full, permissions, a vanished directory) may pass;
 // corruption and misuse do not.
@@ -115,6 +128,63 @@ absl::StatusOr<int> LockWriter(const std::string& index_dir,
     }
     absl::SleepFor(std::min(left, kLockRetry));
   }
+}
+
+// `text` cut to kMaxReasonBytes at a UTF-8 character boundary.
+std::string ShortReason(std::string text) {
+  if (text.size() <= kMaxReasonBytes) return text;
+  constexpr absl::string_view kEllipsis = "\u2026";
+  size_t cut = kMaxReasonBytes - kEllipsis.size();
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  text.resize(cut);
+  return absl::StrCat(text, kEllipsis);
+}
+
+// Why `match` is like the postmortem, one short line per reason: shared
+// error signatures (their normalised text: "more like this" knows only their
+// ids, the postmortem's own log lines give the text), shared services, then
+// the matched words of the fields that matched most.
+std::vector<std::string> ReasonsOf(
+    const v1::SimilarIncident& match,
+    const std::map<std::string, std::string>& normalized_by_id) {
+  std::vector<std::string> reasons;
+  for (int i = 0;
+       i < match.shared_signatures_size() && i < kMaxSignatureReasons; ++i) {
+    const v1::SharedSignature& shared = match.shared_signatures(i);
+    std::string text = shared.normalized();
+    if (text.empty()) {
+      auto it = normalized_by_id.find(shared.id());
+      text = it != normalized_by_id.end() ? it->second : shared.id();
+    }
+    reasons.push_back(
+        ShortReason(absl::StrCat("shared error signature: ", text)));
+  }
+  if (match.shared_services_size() > 0) {
+    reasons.push_back(ShortReason(absl::StrCat(
+        "shared services: ", absl::StrJoin(match.shared_services(), ", "))));
+  }
+  for (int i = 0; i < match.matched_terms_size() && i < kMaxFieldReasons; ++i) {
+    const v1::FieldMatch& field = match.matched_terms(i);
+    if (field.terms().empty()) continue;
+    const int terms = std::min(field.terms_size(), kMaxTermsPerField);
+    reasons.push_back(ShortReason(
+        absl::StrCat("matched in ", field.field(), ": ",
+                     absl::StrJoin(field.terms().begin(),
+                                   field.terms().begin() + terms, ", "))));
+  }
+  return reasons;
+}
+
+// Whether incident `a` is the earlier one: by started_at, then (equal
+// times) by the smaller id, so both sides agree on the direction.
+bool IsEarlier(const google::protobuf::Timestamp& a_started,
+               const std::string& a_id,
+               const google::protobuf::Timestamp& b_started,
+               const std::string& b_id) {
+  return std::make_tuple(a_started.seconds(), a_started.nanos(), a_id) <
+         std::make_tuple(b_started.seconds(), b_started.nanos(), b_id);
 }
 
 // The version the index holds for `id_term`, or -1 when it holds none.
@@ -275,8 +345,9 @@ class XapianIndexSync final : public IndexSync {
       if (!batch.ok()) return Annotate(batch.status(), "claim outbox rows");
       if ((*batch)->changes().empty()) break;
       DEJA_RETURN_IF_ERROR(ApplyLocked(**batch));
-      // Failing here leaves rows that the next claim hands out again:
-      // applying them twice is harmless.
+      DEJA_RETURN_IF_ERROR(LinkRecurrencesLocked(**batch));
+      // Failing here (or in linking) leaves rows that the next claim hands
+      // out again: applying and linking them twice is harmless.
       DEJA_RETURN_IF_ERROR(
           Annotate((*batch)->Complete(), "complete outbox rows"));
       applied += (*batch)->row_count();
@@ -330,6 +401,102 @@ class XapianIndexSync final : public IndexSync {
     absl::MutexLock lock(&state_mu_);
     documents_ = documents;
     return absl::OkStatus();
+  }
+
+  // Records the recurrence suggestions of the batch's upserted postmortems
+  // from the index just committed; the writer sees its own commit. Changes
+  // the stale-version rule skipped are linked too: a replayed batch may have
+  // reached Xapian before, but not the recurrence store.
+  absl::Status LinkRecurrencesLocked(const OutboxBatch& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    if (options_.recurrences == nullptr) return absl::OkStatus();
+    const absl::Time start = absl::Now();
+    int linked = 0;
+    for (const IndexChange& change : batch.changes()) {
+      if (change.deleted) continue;
+      absl::StatusOr<std::vector<SuggestedLink>> links =
+          SuggestLinksLocked(change.postmortem_id, change.postmortem);
+      if (!links.ok()) {
+        // The index may be in trouble (I/O): retry the batch. Anything else
+        // is a defect that would fail the same way on every replay, so this
+        // postmortem goes without suggestions rather than stopping the
+        // indexer for everyone.
+        if (absl::IsUnavailable(links.status()) ||
+            absl::IsAborted(links.status())) {
+          return Annotate(links.status(), "find recurrences");
+        }
+        if (!absl::IsNotFound(links.status())) {
+          LogEvent(absl::StrCat("recurrence links of ", change.postmortem_id,
+                                " skipped: ", links.status().ToString()));
+        }
+        continue;
+      }
+      DEJA_RETURN_IF_ERROR(Annotate(
+          options_.recurrences->RecordSuggestions(change.postmortem_id, *links),
+          absl::StrCat("record recurrence links of ", change.postmortem_id)));
+      ++linked;
+    }
+    const absl::Duration took = absl::Now() - start;
+    if (took >= kSlowLinking) {
+      LogEvent(absl::StrFormat(
+          "recurrence linking took %.2f s for %d postmortems (%.1f ms each)",
+          absl::ToDoubleSeconds(took), linked,
+          linked == 0 ? 0.0 : absl::ToDoubleMilliseconds(took) / linked));
+    }
+    return absl::OkStatus();
+  }
+
+  // The "more like this" matches of `id` that score at least the link
+  // threshold, best first, as links pointing back in time.
+  absl::StatusOr<std::vector<SuggestedLink>> SuggestLinksLocked(
+      const std::string& id, const v1::Postmortem& postmortem)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    v1::FindSimilarRequest request;
+    request.set_postmortem_id(id);
+    // A few more than needed, should the score order differ from the rank.
+    request.set_limit(std::min(options_.max_links + 5, 50));
+    DEJA_ASSIGN_OR_RETURN(
+        v1::FindSimilarResponse response,
+        index::RunFindSimilar(*db_, request, absl::ToUnixSeconds(absl::Now())));
+    std::vector<const v1::SimilarIncident*> matches;
+    for (const v1::SimilarIncident& match : response.incidents()) {
+      if (match.score() >= options_.link_threshold &&
+          match.incident().id() != id) {
+        matches.push_back(&match);
+      }
+    }
+    std::stable_sort(
+        matches.begin(), matches.end(),
+        [](const auto* a, const auto* b) { return a->score() > b->score(); });
+    if (matches.size() > static_cast<size_t>(options_.max_links)) {
+      matches.resize(options_.max_links);
+    }
+    std::map<std::string, std::string> normalized_by_id;
+    if (!matches.empty()) {
+      const std::vector<std::string> lines(postmortem.log_lines().begin(),
+                                           postmortem.log_lines().end());
+      for (ErrorSignature& signature : SignaturesOf(lines)) {
+        normalized_by_id.emplace(std::move(signature.id),
+                                 std::move(signature.normalized));
+      }
+    }
+    std::vector<SuggestedLink> links;
+    for (const v1::SimilarIncident* match : matches) {
+      const v1::IncidentSummary& other = match->incident();
+      SuggestedLink link;
+      if (IsEarlier(other.started_at(), other.id(), postmortem.started_at(),
+                    id)) {
+        link.later_id = id;
+        link.earlier_id = other.id();
+      } else {
+        link.later_id = other.id();
+        link.earlier_id = id;
+      }
+      link.score = std::clamp(match->score(), 0.0, 1.0);
+      link.reasons = ReasonsOf(*match, normalized_by_id);
+      links.push_back(std::move(link));
+    }
+    return links;
   }
 
   // Makes db_ the writer of the index in use, rebuilding when needed. A
@@ -565,6 +732,17 @@ absl::StatusOr<std::unique_ptr<IndexSync>> IndexSync::Open(
     return absl::InvalidArgumentError(
         absl::StrCat("IndexSyncOptions.batch_rows must be positive, not ",
                      options.batch_rows));
+  }
+  if (options.recurrences != nullptr &&
+      !(options.link_threshold >= 0 && options.link_threshold <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("IndexSyncOptions.link_threshold must be 0..1, not ",
+                     options.link_threshold));
+  }
+  if (options.recurrences != nullptr &&
+      (options.max_links < 1 || options.max_links > 45)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "IndexSyncOptions.max_links must be 1..45, not ", options.max_links));
   }
   if (options.poll_interval <= absl::ZeroDuration()) {
     // Zero would make the loop claim in a spin.

@@ -16,7 +16,7 @@
 //
 // Thread-safe. Runs its loop on its own thread between Start() and Stop();
 // RunOnce() and Rebuild() may be called at any time (they take turns with
-// the loop). The feed must outlive the IndexSync.
+// the loop). The feed (and options.recurrences) must outlive the IndexSync.
 
 #include <cstdint>
 #include <memory>
@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/index_feed.h"
+#include "core/recurrence_store.h"
 #include "deja/v1/admin_service.pb.h"
 
 namespace deja {
@@ -38,6 +39,15 @@ struct IndexSyncOptions {
   absl::Duration poll_interval = absl::Seconds(1);
   // How long Open() waits for another writer to let go of the index.
   absl::Duration lock_wait = absl::ZeroDuration();
+  // Where recurrence suggestions go (it must outlive the IndexSync); null
+  // turns auto-linking off. After each batch's Xapian commit, and before
+  // its outbox rows are completed, every upserted postmortem's "more like
+  // this" matches scoring at least `link_threshold` (the best `max_links`)
+  // are recorded with RecordSuggestions. When recording fails the batch is
+  // not completed and is replayed. Rebuilds do not link.
+  RecurrenceStore* recurrences = nullptr;
+  double link_threshold = 0.7;
+  int max_links = 3;
 };
 
 class IndexSync {

@@ -41,9 +41,14 @@ CREATE TABLE postmortem_signatures (
 );
 CREATE INDEX postmortem_signatures_signature ON postmortem_signatures (signature);
 ALTER TABLE postmortems ADD COLUMN signatures_version smallint NOT NULL DEFAULT 0;
+-- Makes the start-up check "anything left to fill in?" an index probe.
+CREATE INDEX postmortems_signatures_pending ON postmortems (id)
+  WHERE signatures_version = 0;
 
 CREATE INDEX action_item_records_postmortem ON action_item_records (postmortem_id)
   WHERE removed_at IS NULL;
+-- Statistics filter services ignoring case.
+CREATE INDEX postmortem_services_lower ON postmortem_services (lower(service));
 
 -- Every link between two live postmortems. `counted`: the link joins
 -- recurrence clusters and repeat statistics (confirmed, or suggested with a

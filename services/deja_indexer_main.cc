@@ -41,6 +41,7 @@
 #include "services/main_flags.h"
 #include "store/migrations.h"
 #include "store/pg_index_feed.h"
+#include "store/pg_recurrence_store.h"
 
 ABSL_FLAG(std::string, database_url, "",
           "libpq URL or connection string of dejad's PostgreSQL database "
@@ -164,8 +165,20 @@ int Run(int argc, char** argv) {
         absl::StrCat("cannot open the outbox: ", feed.status().ToString()));
   }
 
+  // A standalone indexer suggests recurrence links too (IndexSyncOptions).
+  PgRecurrenceStoreOptions recurrence_options;
+  recurrence_options.connection_string = database_url;
+  recurrence_options.pool_size = 1;
+  absl::StatusOr<std::unique_ptr<RecurrenceStore>> recurrences =
+      OpenPgRecurrenceStore(recurrence_options);
+  if (!recurrences.ok()) {
+    return LogAndFail(absl::StrCat("cannot open the recurrence links: ",
+                                   recurrences.status().ToString()));
+  }
+
   IndexSyncOptions sync_options;
   sync_options.index_dir = index_dir;
+  sync_options.recurrences = recurrences->get();
   sync_options.batch_rows = absl::GetFlag(FLAGS_batch_rows);
   sync_options.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
   sync_options.lock_wait = absl::GetFlag(FLAGS_wait) ? absl::InfiniteDuration()
@@ -250,6 +263,7 @@ int Run(int argc, char** argv) {
   (*sync)->Stop();
   sync->reset();
   feed->reset();
+  recurrences->reset();
   LogEvent("stopped");
   return 0;
 }

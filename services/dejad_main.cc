@@ -7,6 +7,11 @@
 // only reads the index under --index-dir, which a separate deja-indexer
 // keeps up to date.
 //
+// With --http-listen, dejad also serves statistics as JSON, /healthz and
+// Prometheus /metrics over HTTP (services/http_gateway.h); the log line
+// "serving HTTP on <host>:<port>" names the bound address, and comes before
+// the listening line below.
+//
 // Contract with scripts and tests: log lines go to stderr; exactly one line
 // goes to stdout, "dejad listening on <host>:<port>", once the server takes
 // calls. Exit code 0 after a clean stop, 1 when startup fails.
@@ -27,6 +32,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -50,18 +56,28 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/event_log.h"
+#include "core/status_macros.h"
 #include "deja/v1/admin_service.grpc.pb.h"
 #include "deja/v1/postmortem_service.grpc.pb.h"
+#include "deja/v1/recurrence_service.grpc.pb.h"
 #include "deja/v1/search_service.grpc.pb.h"
+#include "deja/v1/stats_service.grpc.pb.h"
 #include "indexer/index_sync.h"
 #include "indexer/xapian_searcher.h"
 #include "services/admin_service.h"
+#include "services/http_gateway.h"
 #include "services/main_flags.h"
+#include "services/metrics.h"
 #include "services/postmortem_service.h"
+#include "services/proto_service.h"
+#include "services/recurrence_service.h"
 #include "services/search_service.h"
+#include "services/stats_service.h"
 #include "store/embedded_postgres.h"
 #include "store/migrations.h"
 #include "store/pg_index_feed.h"
+#include "store/pg_recurrence_store.h"
+#include "store/pg_stats_store.h"
 #include "store/pg_store.h"
 
 namespace {
@@ -94,6 +110,10 @@ ABSL_FLAG(std::string, indexer, "on",
           "reads it, and a separate deja-indexer writes it");
 ABSL_FLAG(std::string, index_dir, "",
           "the search index directory; empty means <data_dir>/index");
+ABSL_FLAG(std::string, http_listen, "",
+          "host:port to serve HTTP on: statistics as JSON (/v1/stats/...), "
+          "/healthz and Prometheus /metrics; empty (the default) serves no "
+          "HTTP; port 0 picks a free port (logged as 'serving HTTP on')");
 
 namespace deja {
 namespace {
@@ -200,8 +220,8 @@ int Run(int argc, char** argv) {
       "Deja server: serves deja.v1 over gRPC, storing postmortems in "
       "PostgreSQL.\nUsage: dejad [--listen=host:port] [--data-dir=DIR] "
       "[--database-url=URL] [--threads=N]\n       [--indexer=on|off] "
-      "[--index-dir=DIR]\nFlag names may be written with "
-      "'-' or '_'.");
+      "[--index-dir=DIR] [--http-listen=host:port]\nFlag names may be "
+      "written with '-' or '_'.");
   absl::FlagsUsageConfig usage_config;
   usage_config.version_string = [] {
     return std::string("dejad " DEJA_VERSION "\n");
@@ -311,6 +331,25 @@ int Run(int argc, char** argv) {
         absl::StrCat("cannot open the store: ", store.status().ToString()));
   }
 
+  // Statistics run longer queries than submits and searches; their own small
+  // pool keeps a burst of dashboard calls from starving the submits.
+  PgStatsStoreOptions stats_options;
+  stats_options.connection_string = connection_string;
+  absl::StatusOr<std::unique_ptr<StatsStore>> stats_store =
+      OpenPgStatsStore(stats_options);
+  if (!stats_store.ok()) {
+    return Fail(absl::StrCat("cannot open the statistics store: ",
+                             stats_store.status().ToString()));
+  }
+  PgRecurrenceStoreOptions recurrence_options;
+  recurrence_options.connection_string = connection_string;
+  absl::StatusOr<std::unique_ptr<RecurrenceStore>> recurrence_store =
+      OpenPgRecurrenceStore(recurrence_options);
+  if (!recurrence_store.ok()) {
+    return Fail(absl::StrCat("cannot open the recurrence store: ",
+                             recurrence_store.status().ToString()));
+  }
+
   PgIndexFeedOptions feed_options;
   feed_options.connection_string = connection_string;
   absl::StatusOr<std::unique_ptr<IndexFeed>> feed =
@@ -329,6 +368,8 @@ int Run(int argc, char** argv) {
     const absl::Time index_start = absl::Now();
     IndexSyncOptions sync_options;
     sync_options.index_dir = index_dir;
+    // Recurrence links are recorded as postmortems are indexed.
+    sync_options.recurrences = recurrence_store->get();
     absl::StatusOr<std::unique_ptr<IndexSync>> opened =
         IndexSync::Open(**feed, sync_options);
     if (!opened.ok()) {
@@ -362,6 +403,30 @@ int Run(int argc, char** argv) {
   auto search_service = std::make_unique<SearchService>(**searcher);
   auto admin_service =
       std::make_unique<AdminService>(sync.get(), **feed, **searcher, index_dir);
+  auto stats_service = std::make_unique<StatsService>(**stats_store);
+  auto recurrence_service =
+      std::make_unique<RecurrenceService>(**recurrence_store);
+
+  // Every call of every service is counted and timed; the services whose
+  // handlers talk to PostgreSQL also count its failures.
+  MetricsRegistry metrics;
+  RpcMetrics rpc_metrics(metrics);
+  service->SetMetrics(&rpc_metrics, /*database_backed=*/true);
+  search_service->SetMetrics(&rpc_metrics, /*database_backed=*/false);
+  admin_service->SetMetrics(&rpc_metrics, /*database_backed=*/false);
+  stats_service->SetMetrics(&rpc_metrics, /*database_backed=*/true);
+  recurrence_service->SetMetrics(&rpc_metrics, /*database_backed=*/true);
+  AddIndexGauges(
+      metrics,
+      [&admin_service]() -> absl::StatusOr<v1::IndexStatus> {
+        v1::IndexStatus status;
+        DEJA_RETURN_IF_ERROR(
+            admin_service->Invoke("GetIndexStatus", v1::GetIndexStatusRequest(),
+                                  status, RpcTransport::kInternal));
+        return status;
+      },
+      rpc_metrics.database_errors());
+  AddKnowledgeBaseGauges(metrics, **stats_store, rpc_metrics.database_errors());
   {
     // The same answer AdminService.GetIndexStatus gives, once, for the log.
     v1::IndexStatus status;
@@ -381,6 +446,21 @@ int Run(int argc, char** argv) {
       }
     }
     LogEvent(absl::StrCat("search index: ", DescribeIndex(status)));
+  }
+
+  // What gRPC health says, for /healthz: true from the moment every service
+  // is SERVING until shutdown begins.
+  std::atomic<bool> serving{false};
+  std::unique_ptr<HttpGateway> gateway;
+  const std::string http_listen = absl::GetFlag(FLAGS_http_listen);
+  if (!http_listen.empty()) {
+    gateway = std::make_unique<HttpGateway>(
+        [&serving] { return serving.load(); }, &metrics);
+    AddStatsRoutes(*gateway, *stats_service);
+    absl::StatusOr<int> http_port = gateway->Start(http_listen);
+    if (!http_port.ok()) return Fail(http_port.status().message());
+    LogEvent(
+        absl::StrCat("serving HTTP on ", WithPort(http_listen, *http_port)));
   }
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -404,6 +484,8 @@ int Run(int argc, char** argv) {
   builder.RegisterService(service.get());
   builder.RegisterService(search_service.get());
   builder.RegisterService(admin_service.get());
+  builder.RegisterService(stats_service.get());
+  builder.RegisterService(recurrence_service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::StrCat("cannot listen on ", listen,
@@ -414,6 +496,9 @@ int Run(int argc, char** argv) {
   health->SetServingStatus(v1::PostmortemService::service_full_name(), true);
   health->SetServingStatus(v1::SearchService::service_full_name(), true);
   health->SetServingStatus(v1::AdminService::service_full_name(), true);
+  health->SetServingStatus(v1::StatsService::service_full_name(), true);
+  health->SetServingStatus(v1::RecurrenceService::service_full_name(), true);
+  serving = true;
 
   const std::string address = WithPort(listen, port);
   LogEvent(absl::StrCat("serving on ", address, " with ", threads, " threads"));
@@ -426,6 +511,11 @@ int Run(int argc, char** argv) {
                         ", shutting down"));
   // Health first, so load balancers stop sending calls while ours finish.
   health->Shutdown();
+  serving = false;
+  // HTTP next: its requests call the services in-process, so it must be
+  // done with them before anything below goes away. Stop() waits for the
+  // requests in progress.
+  if (gateway != nullptr) gateway->Stop();
   // The indexer before the server: Stop() also cancels a rebuild in
   // progress, whose RebuildIndex call would otherwise hold up the server's
   // shutdown for as long as the rebuild takes (gRPC waits for handlers even
@@ -436,12 +526,17 @@ int Run(int argc, char** argv) {
   if (sync != nullptr) sync->Stop();
   server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
   server.reset();
+  gateway.reset();
+  recurrence_service.reset();
+  stats_service.reset();
   admin_service.reset();
   search_service.reset();
   service.reset();
   sync.reset();
   searcher->reset();
   feed->reset();
+  recurrence_store->reset();
+  stats_store->reset();
   store->reset();
   int exit_code = 0;
   if (embedded != nullptr) {

@@ -79,10 +79,123 @@ absl::Status Run(
   return absl::OkStatus();
 }
 
+const char* TransportName(RpcTransport transport) {
+  return transport == RpcTransport::kHttp ? "http" : "grpc";
+}
+
 }  // namespace
+
+RpcMetrics::RpcMetrics(MetricsRegistry& registry)
+    : requests_(registry.AddCounter(
+          "deja_rpc_requests_total",
+          "Calls answered, by method, status code and transport (grpc, or "
+          "http for the HTTP/JSON gateway).",
+          {"method", "code", "transport"})),
+      duration_(registry.AddHistogram(
+          "deja_rpc_duration_seconds",
+          "Time from a call's arrival at its handler to its answer, both "
+          "transports.",
+          {"method"}, DefaultLatencyBuckets())),
+      database_errors_(registry
+                           .AddCounter("deja_database_errors_total",
+                                       "Calls of PostgreSQL-backed methods "
+                                       "answered UNAVAILABLE or INTERNAL, and "
+                                       "failed reads of /metrics' gauges.")
+                           .WithLabels({})) {}
 
 ProtoService::ProtoService(const google::protobuf::ServiceDescriptor& service)
     : service_(service) {}
+
+void ProtoService::SetMetrics(RpcMetrics* metrics, bool database_backed) {
+  metrics_ = metrics;
+  database_backed_ = database_backed;
+}
+
+const MethodDescriptor* ProtoService::FindMethod(
+    absl::string_view method) const {
+  for (const Method& registered : methods_) {
+    if (registered.descriptor->name() == method) return registered.descriptor;
+  }
+  return nullptr;
+}
+
+absl::Status ProtoService::Invoke(absl::string_view method,
+                                  const Message& request, Message& response,
+                                  RpcTransport transport) {
+  Method* found = nullptr;
+  for (Method& registered : methods_) {
+    if (registered.descriptor->name() == method) found = &registered;
+  }
+  if (found == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat(service_.full_name(), " has no method ", method));
+  }
+  if (request.GetDescriptor() != found->request_prototype->GetDescriptor() ||
+      response.GetDescriptor() != found->response_prototype->GetDescriptor()) {
+    return absl::InternalError(
+        absl::StrCat("bug: ", found->path, " invoked with ",
+                     request.GetDescriptor()->full_name(), " -> ",
+                     response.GetDescriptor()->full_name()));
+  }
+  response.Clear();
+  return Serve(*found, transport, [found, &request, &response] {
+    // No call behind it: no deadline, never cancelled.
+    grpc::ServerContext context;
+    return found->handler(context, request, response);
+  });
+}
+
+absl::Status ProtoService::Serve(Method& method, RpcTransport transport,
+                                 const std::function<absl::Status()>& call) {
+  const absl::Time start = absl::Now();
+  absl::Status status;
+  try {
+    status = call();
+  } catch (const std::exception& e) {
+    status = absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
+  } catch (...) {
+    status = absl::InternalError("unexpected error");
+  }
+  if (IsServerSideFailure(status.code())) {
+    LogEvent(absl::StrCat(absl::string_view(method.path).substr(1),
+                          " failed: ", absl::StatusCodeToString(status.code()),
+                          ": ", status.message()));
+  }
+  Record(method, transport, status.code(), absl::Now() - start);
+  return status;
+}
+
+void ProtoService::Record(Method& method, RpcTransport transport,
+                          absl::StatusCode code, absl::Duration elapsed) {
+  if (metrics_ == nullptr || transport == RpcTransport::kInternal) return;
+  int code_index = static_cast<int>(code);
+  if (code_index < 0 || code_index >= kStatusCodes) {
+    code = absl::StatusCode::kUnknown;
+    code_index = static_cast<int>(code);
+  }
+  const absl::string_view name = absl::string_view(method.path).substr(1);
+  // Lookups race harmlessly: WithLabels returns the same metric to both.
+  std::atomic<Counter*>& slot =
+      method.requests[static_cast<int>(transport) * kStatusCodes + code_index];
+  Counter* requests = slot.load(std::memory_order_acquire);
+  if (requests == nullptr) {
+    requests = &metrics_->requests().WithLabels({std::string(name),
+                                                 absl::StatusCodeToString(code),
+                                                 TransportName(transport)});
+    slot.store(requests, std::memory_order_release);
+  }
+  requests->Increment();
+  Histogram* duration = method.duration.load(std::memory_order_acquire);
+  if (duration == nullptr) {
+    duration = &metrics_->duration().WithLabels({std::string(name)});
+    method.duration.store(duration, std::memory_order_release);
+  }
+  duration->Observe(absl::ToDoubleSeconds(elapsed));
+  if (database_backed_ && (code == absl::StatusCode::kUnavailable ||
+                           code == absl::StatusCode::kInternal)) {
+    metrics_->database_errors().Increment();
+  }
+}
 
 void ProtoService::AddMessageMethod(absl::string_view method,
                                     const Message& request_prototype,
@@ -99,32 +212,26 @@ void ProtoService::AddMessageMethod(absl::string_view method,
                           " with these types"));
     std::abort();
   }
-  const std::string& path = method_paths_.emplace_back(
-      absl::StrCat("/", service_.full_name(), "/", descriptor->name()));
-  auto serve = [&request_prototype, &response_prototype, &path,
-                handler = std::move(handler)](ProtoService*,
-                                              grpc::ServerContext* context,
-                                              const grpc::ByteBuffer* request,
-                                              grpc::ByteBuffer* response) {
-    absl::Status status;
-    try {
-      status = Run(request_prototype, response_prototype, handler, *context,
-                   *request, *response);
-    } catch (const std::exception& e) {
-      status =
-          absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
-    } catch (...) {
-      status = absl::InternalError("unexpected error");
-    }
-    if (IsServerSideFailure(status.code())) {
-      LogEvent(absl::StrCat(absl::string_view(path).substr(1), " failed: ",
-                            absl::StatusCodeToString(status.code()), ": ",
-                            status.message()));
-    }
-    return ToGrpcStatus(status);
+  Method& registered = methods_.emplace_back();
+  registered.descriptor = descriptor;
+  registered.path =
+      absl::StrCat("/", service_.full_name(), "/", descriptor->name());
+  registered.request_prototype = &request_prototype;
+  registered.response_prototype = &response_prototype;
+  registered.handler = std::move(handler);
+  auto serve = [this, &registered](ProtoService*, grpc::ServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) {
+    return ToGrpcStatus(Serve(registered, RpcTransport::kGrpc,
+                              [&registered, context, request, response] {
+                                return Run(*registered.request_prototype,
+                                           *registered.response_prototype,
+                                           registered.handler, *context,
+                                           *request, *response);
+                              }));
   };
   AddMethod(new grpc::internal::RpcServiceMethod(
-      path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC,
+      registered.path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC,
       new grpc::internal::RpcMethodHandler<ProtoService, grpc::ByteBuffer,
                                            grpc::ByteBuffer>(std::move(serve),
                                                              this)));

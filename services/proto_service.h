@@ -19,6 +19,10 @@
 // ABORTED, ...) are not. Register every method in the subclass constructor,
 // before the service is added to a server. Handlers run on gRPC's threads
 // concurrently.
+//
+// Invoke() runs a registered method in-process (the HTTP/JSON gateway uses
+// it), through the same handler, error handling, logging and metrics as a
+// gRPC call, so both transports give the same answers and the same counts.
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
@@ -26,20 +30,67 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/byte_buffer.h>
 
+#include <array>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "services/metrics.h"
 
 namespace deja {
+
+// How a call reached its handler, for the metrics' `transport` label.
+// kInternal is dejad asking itself (e.g. /metrics reading the index status):
+// not client traffic, so not counted.
+enum class RpcTransport { kGrpc = 0, kHttp = 1, kInternal = 2 };
+
+// The metrics every ProtoService call updates: deja_rpc_requests_total
+// {method, code, transport}, deja_rpc_duration_seconds{method} and
+// deja_database_errors_total. `method` is the gRPC path without the
+// leading slash ("deja.v1.StatsService/GetOverview"). One RpcMetrics serves
+// any number of services; it must outlive them.
+class RpcMetrics {
+ public:
+  explicit RpcMetrics(MetricsRegistry& registry);
+
+  Family<Counter>& requests() { return requests_; }
+  Family<Histogram>& duration() { return duration_; }
+  Counter& database_errors() { return database_errors_; }
+
+ private:
+  Family<Counter>& requests_;
+  Family<Histogram>& duration_;
+  Counter& database_errors_;
+};
 
 class ProtoService : public grpc::Service {
  public:
   template <class Req, class Resp>
   using UnaryHandler =
       std::function<absl::Status(grpc::ServerContext&, const Req&, Resp&)>;
+
+  // Counts and times every call in `metrics` from now on. With
+  // `database_backed`, calls answered UNAVAILABLE or INTERNAL also count as
+  // deja_database_errors_total (the service's handlers talk to PostgreSQL,
+  // whose adapter reports those two codes). Call before serving, once.
+  void SetMetrics(RpcMetrics* metrics, bool database_backed);
+
+  // Runs `method` (e.g. "GetOverview") in-process on `request`, filling
+  // `response` (cleared first) when the answer is OK. UNIMPLEMENTED when
+  // there is no such method; INTERNAL when the message types do not match
+  // (a programming error). Thread-safe like a gRPC call.
+  absl::Status Invoke(absl::string_view method,
+                      const google::protobuf::Message& request,
+                      google::protobuf::Message& response,
+                      RpcTransport transport = RpcTransport::kHttp);
+
+  // The method named `method`, or nullptr; for building its request.
+  const google::protobuf::MethodDescriptor* FindMethod(
+      absl::string_view method) const;
 
  protected:
   // `service` is a generated descriptor (e.g.
@@ -67,15 +118,39 @@ class ProtoService : public grpc::Service {
       grpc::ServerContext&, const google::protobuf::Message&,
       google::protobuf::Message&)>;
 
+  static constexpr int kStatusCodes = 17;  // OK .. UNAUTHENTICATED
+  static constexpr int kTransports = 2;
+
+  struct Method {
+    const google::protobuf::MethodDescriptor* descriptor;
+    // "/deja.v1.PostmortemService/SubmitPostmortem": grpc keeps only the
+    // const char*, and a deque never moves its elements.
+    std::string path;
+    const google::protobuf::Message* request_prototype;
+    const google::protobuf::Message* response_prototype;
+    MessageHandler handler;
+    // This method's metrics, looked up on first use so that the hot path
+    // takes no lock; indexed by transport * kStatusCodes + code.
+    std::array<std::atomic<Counter*>, kStatusCodes * kTransports> requests{};
+    std::atomic<Histogram*> duration{nullptr};
+  };
+
   void AddMessageMethod(absl::string_view method,
                         const google::protobuf::Message& request_prototype,
                         const google::protobuf::Message& response_prototype,
                         MessageHandler handler);
 
+  // Runs `call` as `method`'s handler: exceptions become INTERNAL, server
+  // side failures are logged, and the metrics are updated.
+  absl::Status Serve(Method& method, RpcTransport transport,
+                     const std::function<absl::Status()>& call);
+  void Record(Method& method, RpcTransport transport, absl::StatusCode code,
+              absl::Duration elapsed);
+
   const google::protobuf::ServiceDescriptor& service_;
-  // "/deja.v1.PostmortemService/SubmitPostmortem": grpc keeps only the
-  // const char*, and a deque never moves its elements.
-  std::deque<std::string> method_paths_;
+  std::deque<Method> methods_;
+  RpcMetrics* metrics_ = nullptr;
+  bool database_backed_ = false;
 };
 
 }  // namespace deja

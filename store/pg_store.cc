@@ -25,6 +25,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "store/connection_pool.h"
 #include "store/pg_errors.h"
+#include "store/pg_transaction.h"
 #include "store/postmortem_rows.h"
 
 namespace deja {
@@ -107,13 +108,18 @@ absl::StatusOr<LockedPostmortem> LockLivePostmortem(pqxx::work& txn,
 }
 
 // Writes `postmortem` (id, version and times already set) with its detail
-// rows, action item history and an outbox entry.
+// rows, declared recurrence links, error signatures, action item history and
+// an outbox entry.
 absl::Status WritePostmortem(
     pqxx::work& txn, const v1::Postmortem& postmortem,
     const std::map<std::string, std::vector<v1::ActionItemChange>>& changes) {
   DEJA_ASSIGN_OR_RETURN(const std::string document, DocumentJson(postmortem));
   WritePostmortemRow(txn, postmortem, document);
   RewriteDetailRows(txn, postmortem.id());
+  SyncDeclaredLinks(txn, postmortem.id());
+  const std::vector<std::string> log_lines(postmortem.log_lines().begin(),
+                                           postmortem.log_lines().end());
+  DEJA_RETURN_IF_ERROR(RewriteSignatureRows(txn, postmortem.id(), log_lines));
   SyncActionItemRows(txn, postmortem.id());
   for (const auto& [item_id, item_changes] : changes) {
     InsertActionItemChanges(txn, item_id, item_changes);
@@ -428,27 +434,6 @@ absl::Status DeleteIn(pqxx::work& txn, const std::string& id,
   return absl::OkStatus();
 }
 
-// ---- Transaction plumbing ----
-
-// The time left becomes the transaction's statement_timeout and lock_timeout,
-// so a slow statement (57014) or a lock wait (55P03) ends, as
-// DEADLINE_EXCEEDED, when the caller stops waiting.
-absl::Status LimitStatementTime(pqxx::work& txn, absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return absl::OkStatus();
-  const absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) {
-    return absl::DeadlineExceededError("deadline passed before the query");
-  }
-  const int64_t ms = std::clamp<int64_t>(
-      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 1,
-      std::numeric_limits<int32_t>::max());
-  txn.exec_params(
-      "SELECT set_config('statement_timeout', $1, true), "
-      "set_config('lock_timeout', $1, true)",
-      std::to_string(ms));
-  return absl::OkStatus();
-}
-
 class PgStore : public PostmortemStore {
  public:
   explicit PgStore(const PgStoreOptions& options)
@@ -515,61 +500,12 @@ class PgStore : public PostmortemStore {
   }
 
  private:
-  // Runs `body` in one transaction and commits when it returns OK. A body
-  // returning an error, or throwing, rolls everything back. A connection that
-  // broke before the commit is replaced and the transaction tried once more:
-  // after a database restart every pooled connection is dead, and nothing of
-  // this attempt was committed.
+  // One transaction, retried once on a fresh connection after a restart
+  // (store/pg_transaction.h).
   template <typename Body>
   auto InTransaction(absl::string_view what, absl::Time deadline, Body body)
       -> decltype(body(std::declval<pqxx::work&>())) {
-    using Result = decltype(body(std::declval<pqxx::work&>()));
-    Result result =
-        absl::UnavailableError(absl::StrCat(what, ": database unavailable"));
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      if (absl::Now() >= deadline) {
-        return absl::DeadlineExceededError(
-            absl::StrCat(what, ": deadline exceeded"));
-      }
-      absl::StatusOr<ConnectionPool::Lease> lease = pool_.Acquire(deadline);
-      if (!lease.ok()) return lease.status();
-      bool retry = false;
-      result = Attempt(what, deadline, *lease, body, retry);
-      if (!retry) return result;
-    }
-    return result;
-  }
-
-  // One try of InTransaction; sets `retry` when the connection broke before
-  // anything could have been committed.
-  template <typename Body, typename Result = decltype(std::declval<Body&>()(
-                               std::declval<pqxx::work&>()))>
-  Result Attempt(absl::string_view what, absl::Time deadline,
-                 ConnectionPool::Lease& lease, Body& body, bool& retry) {
-    bool committing = false;
-    try {
-      pqxx::work txn(lease.connection());
-      if (absl::Status s = LimitStatementTime(txn, deadline); !s.ok()) {
-        return s;
-      }
-      Result result = body(txn);
-      if (!result.ok()) return result;  // ~work rolls back
-      committing = true;
-      txn.commit();
-      return result;
-    } catch (const std::exception& e) {
-      absl::Status status = StatusFromPqxx(e, what);
-      if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
-          !lease.connection().is_open() ||
-          status.code() == absl::StatusCode::kUnavailable) {
-        lease.MarkBroken();
-        retry = !committing;
-      }
-      return status;
-    } catch (...) {
-      lease.MarkBroken();
-      return absl::InternalError(absl::StrCat(what, ": unknown exception"));
-    }
+    return RunInTransaction(pool_, what, deadline, std::move(body));
   }
 
   ConnectionPool pool_;

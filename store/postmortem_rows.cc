@@ -8,6 +8,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "core/error_signature.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -155,6 +157,57 @@ WHERE (r.position, r.description, r.owner, r.due_date, r.status, r.kind,
        EXCLUDED.tracker_url, EXCLUDED.completed_at)
 )sql";
 
+// Two statements: a DELETE and an INSERT of the same key in one statement
+// would not see each other.
+constexpr char kInsertSignatures[] = R"sql(
+WITH s AS (
+  INSERT INTO postmortem_signatures (postmortem_id, signature, example)
+  SELECT $1::uuid, x.signature, x.example
+  FROM ROWS FROM (jsonb_array_elements_text($2::jsonb),
+                  jsonb_array_elements_text($3::jsonb)) AS x(signature, example)
+  ON CONFLICT DO NOTHING)
+UPDATE postmortems SET signatures_version = $4::smallint WHERE id = $1::uuid
+)sql";
+
+// Links follow declared_recurrences, which RewriteDetailRows has just
+// rewritten. A link a person decided (decided_at) is theirs: it stays even
+// when the submitter stops declaring it.
+constexpr char kRemoveUndeclaredLinks[] = R"sql(
+DELETE FROM recurrence_links l
+WHERE l.postmortem_id = $1::uuid AND l.source = 'DECLARED'
+  AND l.decided_at IS NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM declared_recurrences d
+    WHERE d.postmortem_id = l.postmortem_id AND d.earlier_id = l.earlier_id)
+)sql";
+
+// Only to live postmortems that did not start later: a link always points
+// back in time. A suggestion the indexer made the other way round for the
+// pair (equal start times) gives way to the declaration.
+constexpr char kUpsertDeclaredLinks[] = R"sql(
+WITH declared AS (
+  SELECT d.postmortem_id, d.earlier_id
+  FROM declared_recurrences d
+  JOIN postmortems p ON p.id = d.postmortem_id
+  JOIN postmortems e ON e.id = d.earlier_id
+  WHERE d.postmortem_id = $1::uuid AND d.earlier_id <> d.postmortem_id
+    AND e.deleted_at IS NULL AND e.started_at <= p.started_at),
+reversed AS (
+  DELETE FROM recurrence_links l USING declared
+  WHERE l.postmortem_id = declared.earlier_id
+    AND l.earlier_id = declared.postmortem_id
+    AND l.source = 'AUTO' AND l.state = 'SUGGESTED')
+INSERT INTO recurrence_links AS l
+  (postmortem_id, earlier_id, source, state, score, reasons)
+SELECT postmortem_id, earlier_id, 'DECLARED', 'CONFIRMED', 1,
+       '["declared by the submitter (recurrence_of)"]'
+FROM declared
+ON CONFLICT (postmortem_id, earlier_id) DO UPDATE SET
+  source = 'DECLARED', state = 'CONFIRMED', score = 1,
+  reasons = EXCLUDED.reasons, updated_at = now()
+WHERE l.source = 'AUTO' AND l.state <> 'REJECTED'
+)sql";
+
 v1::ActionItemChange Change(const Timestamp& now, absl::string_view field,
                             std::string old_value, std::string new_value) {
   v1::ActionItemChange change;
@@ -217,6 +270,21 @@ absl::StatusOr<v1::Postmortem> PostmortemFromDocument(absl::string_view json) {
         absl::StrCat("stored postmortem document: ", status.ToString()));
   }
   return postmortem;
+}
+
+absl::StatusOr<std::string> JsonStringArray(
+    const std::vector<std::string>& values) {
+  google::protobuf::ListValue list;
+  for (const std::string& value : values) {
+    list.add_values()->set_string_value(value);
+  }
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(list, &json);
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("strings to JSON: ", status.ToString()));
+  }
+  return json;
 }
 
 Timestamp TimestampFromMicros(int64_t micros) {
@@ -337,6 +405,33 @@ void InsertActionItemChanges(pqxx::transaction_base& txn,
         action_item_id, NullOr(at), change.field(), change.old_value(),
         change.new_value());
   }
+}
+
+absl::Status RewriteSignatureRows(pqxx::transaction_base& txn,
+                                  const std::string& postmortem_id,
+                                  const std::vector<std::string>& log_lines) {
+  std::vector<std::string> ids;
+  std::vector<std::string> examples;
+  for (ErrorSignature& signature : SignaturesOf(log_lines)) {
+    ids.push_back(std::move(signature.id));
+    examples.push_back(std::move(signature.normalized));
+  }
+  const absl::StatusOr<std::string> ids_json = JsonStringArray(ids);
+  if (!ids_json.ok()) return ids_json.status();
+  const absl::StatusOr<std::string> examples_json = JsonStringArray(examples);
+  if (!examples_json.ok()) return examples_json.status();
+  txn.exec_params(
+      "DELETE FROM postmortem_signatures WHERE postmortem_id = $1::uuid",
+      postmortem_id);
+  txn.exec_params(kInsertSignatures, postmortem_id, *ids_json, *examples_json,
+                  kSignaturesVersion);
+  return absl::OkStatus();
+}
+
+void SyncDeclaredLinks(pqxx::transaction_base& txn,
+                       const std::string& postmortem_id) {
+  txn.exec_params(kRemoveUndeclaredLinks, postmortem_id);
+  txn.exec_params(kUpsertDeclaredLinks, postmortem_id);
 }
 
 void InsertOutboxRow(pqxx::transaction_base& txn,

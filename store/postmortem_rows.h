@@ -22,6 +22,11 @@ namespace deja {
 
 // ---- Pure mapping (no I/O) ----
 
+// postmortems.signatures_version of a row whose postmortem_signatures are
+// current; 0 marks rows written before signatures were stored
+// (schema/0003), which BackfillSignatures fills in.
+inline constexpr int kSignaturesVersion = 1;
+
 // The stored form of client content: team trimmed, services and tags trimmed
 // and de-duplicated case-insensitively (tags lowercased, services keep the
 // first spelling), status PUBLISHED and action item status OPEN when
@@ -35,6 +40,11 @@ v1::Postmortem NormalizeForStorage(const v1::Postmortem& postmortem);
 // messages, which makes it the content fingerprint of idempotent submits.
 absl::StatusOr<std::string> DocumentJson(const v1::Postmortem& postmortem);
 absl::StatusOr<v1::Postmortem> PostmortemFromDocument(absl::string_view json);
+
+// A JSON array of the strings (for jsonb parameters). Strings must be valid
+// UTF-8.
+absl::StatusOr<std::string> JsonStringArray(
+    const std::vector<std::string>& values);
 
 google::protobuf::Timestamp TimestampFromMicros(int64_t micros);
 // RFC 3339 text that PostgreSQL reads as timestamptz without loss of
@@ -92,6 +102,23 @@ void InsertActionItemChanges(pqxx::transaction_base& txn,
 void InsertOutboxRow(pqxx::transaction_base& txn,
                      const std::string& postmortem_id, int64_t version,
                      absl::string_view operation);
+
+// Makes postmortem_signatures hold the error signatures of `log_lines`
+// (core/error_signature.h SignaturesOf) and marks the row as written at
+// kSignaturesVersion. Replaces whatever the postmortem had. Throws pqxx
+// exceptions; returns INTERNAL only if the signatures cannot be encoded.
+absl::Status RewriteSignatureRows(pqxx::transaction_base& txn,
+                                  const std::string& postmortem_id,
+                                  const std::vector<std::string>& log_lines);
+
+// Mirrors the stored declared_recurrences of `postmortem_id` (its
+// recurrence_of) into recurrence_links as DECLARED / CONFIRMED links with
+// score 1, to live postmortems that did not start later. An AUTO link of the
+// pair is upgraded unless a person rejected it; a DECLARED link no longer
+// declared is removed unless a person decided it. Call after
+// RewriteDetailRows.
+void SyncDeclaredLinks(pqxx::transaction_base& txn,
+                       const std::string& postmortem_id);
 
 // The transaction's start time (now()), the clock for every time it writes.
 google::protobuf::Timestamp TransactionNow(pqxx::transaction_base& txn);

@@ -22,6 +22,7 @@
 #include "indexer/index_directory.h"
 #include "indexer/index_schema.h"
 #include "tests/testing/fake_index_feed.h"
+#include "tests/testing/fake_recurrence_store.h"
 
 namespace deja {
 namespace {
@@ -840,6 +841,175 @@ TEST_F(IndexSyncTest, CorruptionFoundWhileApplyingRebuildsTheIndex) {
   EXPECT_NE(CurrentPath(), broken);
   EXPECT_EQ(feed_.outbox_rows(), 0);
   EXPECT_EQ(DocumentCount(), 51u);
+}
+
+// ---- Recurrence links ----
+
+// An incident of the "orders-db ran out of connections" kind.
+v1::Postmortem PoolPostmortem(int n, int64_t started_at) {
+  v1::Postmortem postmortem = MakePostmortem(
+      n, 1, "Order API failing while orders-db ran out of connection slots");
+  postmortem.set_summary(
+      "A reconciliation job opened hundreds of connections to orders-db; "
+      "order-api got connection refused until the job was stopped.");
+  postmortem.add_log_lines(
+      "FATAL: remaining connection slots are reserved for non-replication "
+      "superuser connections");
+  postmortem.mutable_started_at()->set_seconds(started_at);
+  return postmortem;
+}
+
+v1::Postmortem DnsPostmortem(int n) {
+  v1::Postmortem postmortem =
+      MakePostmortem(n, 1, "CoreDNS answered SERVFAIL for external names");
+  postmortem.set_summary(
+      "Upstream resolvers dropped packets; lookups from the cluster failed.");
+  postmortem.clear_services();
+  postmortem.add_services("coredns");
+  return postmortem;
+}
+
+class IndexSyncLinkingTest : public IndexSyncTest {
+ protected:
+  void SetUp() override {
+    IndexSyncTest::SetUp();
+    options_.recurrences = &recurrences_;
+    // The unit index is tiny: every match counts, the direction is tested.
+    options_.link_threshold = 0;
+  }
+
+  int RecordCallsFor(int n) {
+    int calls = 0;
+    for (const auto& call : recurrences_.record_calls()) {
+      if (call.postmortem_id == IdOf(n)) ++calls;
+    }
+    return calls;
+  }
+
+  testing::FakeRecurrenceStore recurrences_;
+};
+
+constexpr int64_t kJan2024 = 1704067200;
+
+TEST_F(IndexSyncLinkingTest, EachIndexedPostmortemsMatchesAreRecorded) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  // Postmortem 1 started later than 2: the direction follows started_at,
+  // not the order of indexing or the ids.
+  feed_.Put(PoolPostmortem(1, kJan2024 + 86400 * 60));
+  feed_.Put(PoolPostmortem(2, kJan2024));
+  feed_.Put(DnsPostmortem(3));
+  ASSERT_TRUE(sync->RunOnce().ok());
+  EXPECT_EQ(feed_.outbox_rows(), 0);
+
+  EXPECT_EQ(RecordCallsFor(1), 1);
+  EXPECT_EQ(RecordCallsFor(2), 1);
+  EXPECT_EQ(RecordCallsFor(3), 1);
+  for (const auto& call : recurrences_.record_calls()) {
+    EXPECT_LE(call.links.size(), 3u) << "max_links";
+    for (const SuggestedLink& link : call.links) {
+      EXPECT_TRUE(link.later_id == call.postmortem_id ||
+                  link.earlier_id == call.postmortem_id);
+    }
+  }
+  const std::optional<v1::RecurrenceLink> link =
+      recurrences_.Find(IdOf(1), IdOf(2));
+  ASSERT_TRUE(link.has_value());
+  EXPECT_FALSE(recurrences_.Find(IdOf(2), IdOf(1)).has_value());
+  EXPECT_EQ(link->source(), v1::RecurrenceLink::AUTO);
+  EXPECT_EQ(link->state(), v1::RecurrenceLink::SUGGESTED);
+  EXPECT_GT(link->score(), 0);
+  EXPECT_LE(link->score(), 1);
+  EXPECT_THAT(link->reasons(),
+              ::testing::Contains(::testing::StartsWith(
+                  "shared error signature: FATAL: remaining connection")));
+  EXPECT_THAT(link->reasons(),
+              ::testing::Contains("shared services: orders-db"));
+  EXPECT_THAT(link->reasons(),
+              ::testing::Contains(::testing::StartsWith("matched in ")));
+  for (const std::string& reason : link->reasons()) {
+    EXPECT_LE(reason.size(), 160u) << reason;
+  }
+}
+
+TEST_F(IndexSyncLinkingTest, EqualStartTimesMakeTheSmallerIdTheEarlierOne) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  feed_.Put(PoolPostmortem(2, kJan2024));
+  feed_.Put(PoolPostmortem(1, kJan2024));
+  ASSERT_TRUE(sync->RunOnce().ok());
+  EXPECT_TRUE(recurrences_.Find(IdOf(2), IdOf(1)).has_value());
+  EXPECT_FALSE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
+}
+
+TEST_F(IndexSyncLinkingTest, OnlyMatchesAtTheThresholdBecomeLinks) {
+  options_.link_threshold = 0.5;
+  options_.max_links = 1;
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  for (int n = 1; n <= 4; ++n) feed_.Put(PoolPostmortem(n, kJan2024 + n));
+  feed_.Put(DnsPostmortem(5));
+  ASSERT_TRUE(sync->RunOnce().ok());
+  EXPECT_EQ(recurrences_.record_calls().size(), 5u);
+  for (const auto& call : recurrences_.record_calls()) {
+    EXPECT_LE(call.links.size(), 1u);
+    for (const SuggestedLink& link : call.links) EXPECT_GE(link.score, 0.5);
+  }
+}
+
+TEST_F(IndexSyncLinkingTest, AFailedRecordingLeavesTheBatchToBeReplayed) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  feed_.Put(PoolPostmortem(1, kJan2024 + 86400));
+  feed_.Put(PoolPostmortem(2, kJan2024));
+  recurrences_.FailNext(
+      testing::FakeRecurrenceStore::Method::kRecordSuggestions,
+      absl::UnavailableError("database unavailable: gone"));
+  absl::StatusOr<int64_t> failed = sync->RunOnce();
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(failed.status().message(), HasSubstr("record recurrence links"));
+  EXPECT_EQ(feed_.outbox_rows(), 2) << "not completed";
+  EXPECT_TRUE(Lookup(1).present) << "the index committed before linking";
+  EXPECT_THAT(sync->Status().last_error(), HasSubstr("database unavailable"));
+
+  // The replay skips the documents (same version) but links them.
+  absl::StatusOr<int64_t> replayed = sync->RunOnce();
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(*replayed, 2);
+  EXPECT_EQ(feed_.outbox_rows(), 0);
+  EXPECT_EQ(Lookup(1).version, 1);
+  EXPECT_TRUE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
+  EXPECT_EQ(RecordCallsFor(1), 2);
+  EXPECT_TRUE(sync->Status().last_error().empty());
+}
+
+TEST_F(IndexSyncLinkingTest, DeletesAndRebuildsRecordNothing) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  feed_.Put(PoolPostmortem(1, kJan2024 + 86400));
+  feed_.Put(PoolPostmortem(2, kJan2024));
+  ASSERT_TRUE(sync->RunOnce().ok());
+  const size_t calls = recurrences_.record_calls().size();
+  EXPECT_EQ(calls, 2u);
+
+  feed_.Remove(IdOf(2), 2);
+  ASSERT_TRUE(sync->RunOnce().ok());
+  EXPECT_EQ(recurrences_.record_calls().size(), calls);
+  ASSERT_TRUE(sync->Rebuild().ok());
+  EXPECT_EQ(recurrences_.record_calls().size(), calls);
+  // Links stay where they are: lists and views hide deleted postmortems.
+  EXPECT_TRUE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
+}
+
+TEST_F(IndexSyncLinkingTest, OpenRejectsBadLinkOptions) {
+  IndexSyncOptions threshold = options_;
+  threshold.link_threshold = 1.5;
+  EXPECT_EQ(IndexSync::Open(feed_, threshold).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  IndexSyncOptions links = options_;
+  links.max_links = 0;
+  EXPECT_EQ(IndexSync::Open(feed_, links).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
