@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 once=0
 [[ ${1:-} == --once ]] && once=1
 listen=${DEJA_LISTEN:-127.0.0.1:50051}
+http_listen=${DEJA_HTTP_LISTEN:-127.0.0.1:50052}
 data_dir=${DEJA_DATA_DIR:-./deja-data}
 build_dir=${DEJA_BUILD_DIR:-build}
 
@@ -30,7 +31,8 @@ deja=$build_dir/cli/deja
 
 log=$(mktemp /tmp/dejad-quickstart.XXXXXX.log)
 echo "quickstart: starting dejad (data in $data_dir, log in $log)"
-"$dejad" --listen "$listen" --data-dir "$data_dir" >"$log.out" 2>"$log" &
+"$dejad" --listen "$listen" --http-listen "$http_listen" --data-dir "$data_dir" \
+  >"$log.out" 2>"$log" &
 pid=$!
 stop() { kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; }
 trap stop EXIT
@@ -68,13 +70,19 @@ run seen "Checkout cannot create orders: postgres-orders refuses new connections
   --log "2025-11-17 08:31:09.552 UTC [61877] invoice_export@orders FATAL:  sorry, too many clients already" \
   --service postgres-orders --limit 3
 run search "certificate expired" --limit 3
+# What keeps coming back: the indexer linked the samples' repeat families.
+echo; echo "quickstart: what keeps recurring, and did the fixes work?"
+run stats overview
+run stats recurrence --limit 3
+run stats action-items --limit 3
 
 if ((once)); then
   echo; echo "quickstart: done (--once); stopping dejad"
   exit 0
 fi
 echo
-echo "quickstart: dejad is serving on $listen (pid $pid). Try: $deja seen --help, $deja search --help"
+echo "quickstart: dejad is serving gRPC on $listen and HTTP on $http_listen (pid $pid)."
+echo "quickstart: try $deja seen --help, $deja stats --help, curl http://$http_listen/v1/stats/overview, curl http://$http_listen/metrics"
 echo "quickstart: press Ctrl-C to stop it."
 trap 'stop; exit 0' INT TERM
 wait "$pid"

@@ -8,7 +8,8 @@ directory, then for every SAMPLES_DIR/*.json:
   - parses it with google.protobuf.json_format (unknown fields are rejected);
   - checks the keys are the proto3 JSON names (lowerCamelCase) and that no
     output-only field (id, version, createdAt, updatedAt, action item
-    id/completedAt/history) is present;
+    id/history) is present; a closed action item may say when it was
+    closed (completedAt), as the history of a past incident does;
   - checks the content rules the samples promise: required fields, time order,
     5 Whys, one facilitator, one owner and a valid due date per action item,
     clean UTF-8 strings without NUL, size limits.
@@ -41,7 +42,7 @@ LOWER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 CAMEL_KEY = re.compile(r"^[a-z][A-Za-z0-9]*$")
 
 OUTPUT_ONLY_TOP = ("id", "version", "createdAt", "updatedAt")
-OUTPUT_ONLY_ACTION = ("id", "completedAt", "history")
+OUTPUT_ONLY_ACTION = ("id", "history")
 
 
 def generate_classes(protos_dir, out_dir):
@@ -220,6 +221,14 @@ def check_content(pm, pb, problems):
                 problems.append("%s.dueDate: %r is not a calendar date" % (where, item.due_date))
         if item.status == 0:
             problems.append("%s.status: required" % where)
+        closed = item.status in (pb.ActionItem.DONE, pb.ActionItem.WONT_DO)
+        if item.HasField("completed_at"):
+            if not closed:
+                problems.append("%s.completedAt: only a DONE or WONT_DO item is completed" % where)
+            elif ts(item.completed_at) < ts(pm.started_at):
+                problems.append("%s.completedAt: before the incident started" % where)
+            elif ts(item.completed_at) > datetime.datetime.now(datetime.timezone.utc).timestamp():
+                problems.append("%s.completedAt: in the future" % where)
         if item.kind == 0:
             problems.append("%s.kind: required" % where)
 
