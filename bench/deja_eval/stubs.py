@@ -11,7 +11,8 @@ import subprocess
 import sys
 
 PROTOS = ("deja/v1/postmortem.proto", "deja/v1/postmortem_service.proto",
-          "deja/v1/search_service.proto", "deja/v1/admin_service.proto")
+          "deja/v1/search_service.proto", "deja/v1/admin_service.proto",
+          "deja/v1/stats_service.proto", "deja/v1/recurrence_service.proto")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
