@@ -35,10 +35,12 @@ class RecurrenceStore {
   // What indexing `postmortem_id` found: every link in `links` (each has
   // `postmortem_id` on one side) is added as AUTO / SUGGESTED, or has its
   // score and reasons refreshed; CONFIRMED and REJECTED links keep their
-  // state, and a REJECTED one is never brought back. SUGGESTED AUTO links of
-  // `postmortem_id` that are not in `links` are removed: a suggestion
-  // reflects the latest indexing of either side. Links to a postmortem that
-  // no longer exists are skipped. Idempotent.
+  // state, and a REJECTED one is never brought back. SUGGESTED AUTO links
+  // with `postmortem_id` as the later side that are not in `links` are
+  // removed (its latest indexing no longer finds them); links to it as the
+  // earlier side stay, since they come from the later incidents' own
+  // matches. Links to a postmortem that no longer exists are skipped.
+  // Idempotent.
   virtual absl::Status RecordSuggestions(
       const std::string& postmortem_id,
       const std::vector<SuggestedLink>& links) = 0;

@@ -2,7 +2,10 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "core/field_checks.h"
 #include "core/status_macros.h"
 #include "core/validation.h"
@@ -17,9 +20,30 @@ using checks::ElementPath;
 using checks::Instant;
 using checks::Invalid;
 
-// The longest span a bucket can have, for the explicit-window bucket bound.
-constexpr int64_t kSecondsPerWeek = 7 * 24 * 3600;
-constexpr int64_t kSecondsPerMonth = 28 * 24 * 3600;  // the shortest month
+// How many buckets (ISO weeks or calendar months, UTC) the window
+// [after, before) touches: those of its first and its last instant and all
+// between, as the store's date_trunc makes them.
+int64_t BucketsIn(const google::protobuf::Timestamp& after,
+                  const google::protobuf::Timestamp& before, bool weekly) {
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  const absl::CivilDay first = absl::ToCivilDay(
+      absl::FromUnixSeconds(after.seconds()) + absl::Nanoseconds(after.nanos()),
+      utc);
+  const absl::CivilDay last = absl::ToCivilDay(
+      absl::FromUnixSeconds(before.seconds()) +
+          absl::Nanoseconds(before.nanos()) - absl::Nanoseconds(1),
+      utc);
+  if (weekly) {
+    const absl::CivilDay first_monday =
+        absl::PrevWeekday(first + 1, absl::Weekday::monday);
+    const absl::CivilDay last_monday =
+        absl::PrevWeekday(last + 1, absl::Weekday::monday);
+    return (last_monday - first_monday) / 7 + 1;
+  }
+  const absl::CivilMonth first_month(first);
+  const absl::CivilMonth last_month(last);
+  return (last_month - first_month) + 1;
+}
 
 template <class Request>
 absl::Status CheckFilter(const Request& request) {
@@ -77,13 +101,11 @@ absl::Status ValidateTrendRequest(const v1::TrendRequest& request) {
   }
   if (request.has_started_after() && request.has_started_before()) {
     const bool weekly = request.interval() == v1::TrendRequest::WEEK;
-    const int64_t span =
-        request.started_before().seconds() - request.started_after().seconds();
     const int64_t buckets =
-        span / (weekly ? kSecondsPerWeek : kSecondsPerMonth) + 1;
+        BucketsIn(request.started_after(), request.started_before(), weekly);
     if (buckets > kMaxTrendBuckets) {
       return Invalid("started_before",
-                     absl::StrCat("the window spans about ", buckets,
+                     absl::StrCat("the window spans ", buckets,
                                   weekly ? " weeks" : " months", ", at most ",
                                   kMaxTrendBuckets, " buckets"));
     }
@@ -118,7 +140,7 @@ absl::Status ValidateDecideRecurrence(
       CheckPostmortemIdField(request.postmortem_id(), "postmortem_id"));
   DEJA_RETURN_IF_ERROR(
       CheckPostmortemIdField(request.earlier_id(), "earlier_id"));
-  if (request.postmortem_id() == request.earlier_id()) {
+  if (absl::EqualsIgnoreCase(request.postmortem_id(), request.earlier_id())) {
     return Invalid("earlier_id", "must differ from postmortem_id");
   }
   if (request.decided_by().empty()) return Invalid("decided_by", "required");

@@ -22,12 +22,15 @@ CREATE TABLE recurrence_links (
 );
 CREATE INDEX recurrence_links_earlier ON recurrence_links (earlier_id);
 
--- Declarations made before this migration become confirmed links.
+-- Declarations made before this migration become confirmed links, under the
+-- rules the store applies to new ones: both live, the earlier one did not
+-- start later.
 INSERT INTO recurrence_links (postmortem_id, earlier_id, source, state, score)
 SELECT d.postmortem_id, d.earlier_id, 'DECLARED', 'CONFIRMED', 1
 FROM declared_recurrences d
-JOIN postmortems e ON e.id = d.earlier_id
-WHERE d.postmortem_id <> d.earlier_id
+JOIN postmortems p ON p.id = d.postmortem_id AND p.deleted_at IS NULL
+JOIN postmortems e ON e.id = d.earlier_id AND e.deleted_at IS NULL
+WHERE d.postmortem_id <> d.earlier_id AND e.started_at <= p.started_at
 ON CONFLICT DO NOTHING;
 
 -- Error signatures of each postmortem's log lines (core/error_signature.h),

@@ -416,13 +416,13 @@ HttpAnswer HttpGateway::CallMethod(const Route& route,
       factory.GetPrototype(method.output_type())->New());
   if (http_method == "POST") {
     if (absl::Status parsed = RequestFromJson(body, *request); !parsed.ok()) {
-      return ErrorAnswer(parsed);
+      return ErrorAnswer(route.service->CountRefused(route.method, parsed));
     }
   }
   // On a POST they refine the body, field by field.
   if (absl::Status parsed = RequestFromQuery(parameters, *request);
       !parsed.ok()) {
-    return ErrorAnswer(parsed);
+    return ErrorAnswer(route.service->CountRefused(route.method, parsed));
   }
   const absl::Status status =
       route.service->Invoke(route.method, *request, *response);

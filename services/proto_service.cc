@@ -93,9 +93,9 @@ RpcMetrics::RpcMetrics(MetricsRegistry& registry)
           {"method", "code", "transport"})),
       duration_(registry.AddHistogram(
           "deja_rpc_duration_seconds",
-          "Time from a call's arrival at its handler to its answer, both "
-          "transports.",
-          {"method"}, DefaultLatencyBuckets())),
+          "Time from a call's arrival at its handler to its answer, by "
+          "method and status code, both transports.",
+          {"method", "code"}, DefaultLatencyBuckets())),
       database_errors_(registry
                            .AddCounter("deja_database_errors_total",
                                        "Calls of PostgreSQL-backed methods "
@@ -165,6 +165,18 @@ absl::Status ProtoService::Serve(Method& method, RpcTransport transport,
   return status;
 }
 
+absl::Status ProtoService::CountRefused(absl::string_view method,
+                                        absl::Status status,
+                                        RpcTransport transport) {
+  for (Method& registered : methods_) {
+    if (registered.descriptor->name() == method) {
+      Record(registered, transport, status.code(), absl::ZeroDuration());
+      break;
+    }
+  }
+  return status;
+}
+
 void ProtoService::Record(Method& method, RpcTransport transport,
                           absl::StatusCode code, absl::Duration elapsed) {
   if (metrics_ == nullptr || transport == RpcTransport::kInternal) return;
@@ -185,10 +197,12 @@ void ProtoService::Record(Method& method, RpcTransport transport,
     slot.store(requests, std::memory_order_release);
   }
   requests->Increment();
-  Histogram* duration = method.duration.load(std::memory_order_acquire);
+  std::atomic<Histogram*>& duration_slot = method.duration[code_index];
+  Histogram* duration = duration_slot.load(std::memory_order_acquire);
   if (duration == nullptr) {
-    duration = &metrics_->duration().WithLabels({std::string(name)});
-    method.duration.store(duration, std::memory_order_release);
+    duration = &metrics_->duration().WithLabels(
+        {std::string(name), absl::StatusCodeToString(code)});
+    duration_slot.store(duration, std::memory_order_release);
   }
   duration->Observe(absl::ToDoubleSeconds(elapsed));
   if (database_backed_ && (code == absl::StatusCode::kUnavailable ||

@@ -49,7 +49,7 @@ namespace deja {
 enum class RpcTransport { kGrpc = 0, kHttp = 1, kInternal = 2 };
 
 // The metrics every ProtoService call updates: deja_rpc_requests_total
-// {method, code, transport}, deja_rpc_duration_seconds{method} and
+// {method, code, transport}, deja_rpc_duration_seconds{method, code} and
 // deja_database_errors_total. `method` is the gRPC path without the
 // leading slash ("deja.v1.StatsService/GetOverview"). One RpcMetrics serves
 // any number of services; it must outlive them.
@@ -87,6 +87,12 @@ class ProtoService : public grpc::Service {
                       const google::protobuf::Message& request,
                       google::protobuf::Message& response,
                       RpcTransport transport = RpcTransport::kHttp);
+
+  // Counts a call of `method` refused before its handler ran (an HTTP
+  // request whose parameters or body could not be read) like any other
+  // answer with `status`'s code; returns `status`.
+  absl::Status CountRefused(absl::string_view method, absl::Status status,
+                            RpcTransport transport = RpcTransport::kHttp);
 
   // The method named `method`, or nullptr; for building its request.
   const google::protobuf::MethodDescriptor* FindMethod(
@@ -132,7 +138,7 @@ class ProtoService : public grpc::Service {
     // This method's metrics, looked up on first use so that the hot path
     // takes no lock; indexed by transport * kStatusCodes + code.
     std::array<std::atomic<Counter*>, kStatusCodes * kTransports> requests{};
-    std::atomic<Histogram*> duration{nullptr};
+    std::array<std::atomic<Histogram*>, kStatusCodes> duration{};
   };
 
   void AddMessageMethod(absl::string_view method,

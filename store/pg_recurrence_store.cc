@@ -193,11 +193,15 @@ absl::StatusOr<std::vector<CheckedSuggestion>> CheckSuggestions(
   return checked;
 }
 
-// Suggestions reflect the latest indexing: the postmortem's SUGGESTED AUTO
-// links that this indexing did not find again (either direction) go.
+// The postmortem's own suggestions (it is the repeat) that this indexing did
+// not find again go. Links to it as the earlier incident stay: they came
+// from the later incidents' matches, and "more like this" is neither
+// symmetric nor unlimited (an earlier incident with many repeats keeps only
+// its best few), so closing one of its action items, which re-indexes it,
+// must not erase its repeats.
 constexpr char kRemoveStaleSuggestions[] = R"sql(
 DELETE FROM recurrence_links l
-WHERE (l.postmortem_id = $1::uuid OR l.earlier_id = $1::uuid)
+WHERE l.postmortem_id = $1::uuid
   AND l.source = 'AUTO' AND l.state = 'SUGGESTED'
   AND NOT EXISTS (
     SELECT 1

@@ -716,8 +716,9 @@ LIMIT $6::int)sql");
 //           only after L.started_at);
 //   'fixed' every item of E was closed by L.started_at, one at least DONE.
 // A link whose E has no items is in neither. Each list holds the latest
-// repeats first, at most $5; `total` counts the whole list. One row per
-// listed link and item: its items open at L's start, or its DONE items.
+// repeats first, at most $5 links; `total` counts the distinct repeat
+// incidents of the whole list (a repeat of two earlier incidents is one). One
+// row per listed link and item: its items open at L's start, or its DONE items.
 // A closed item without completed_at (none is written so) is taken as
 // closed at an unknown time: not open at L, and not "closed by" it either.
 std::string RepeatsAgainstFixesSql(const StatsFilter& filter) {
@@ -745,13 +746,17 @@ judged AS (
            l.earlier_title, l.earlier_started_at
 ),
 picked AS (
-  (SELECT 'open' AS list, count(*) OVER () AS total, j.*
+  (SELECT 'open' AS list,
+          (SELECT count(DISTINCT o.postmortem_id) FROM judged o
+           WHERE o.open_at_repeat) AS total, j.*
    FROM judged j WHERE j.open_at_repeat
    ORDER BY j.started_at DESC, j.earlier_started_at DESC, j.postmortem_id,
             j.earlier_id
    LIMIT $5::int)
   UNION ALL
-  (SELECT 'fixed', count(*) OVER (), j.*
+  (SELECT 'fixed',
+          (SELECT count(DISTINCT x.postmortem_id) FROM judged x
+           WHERE x.closed_before AND x.any_done), j.*
    FROM judged j WHERE j.closed_before AND j.any_done
    ORDER BY j.started_at DESC, j.earlier_started_at DESC, j.postmortem_id,
             j.earlier_id

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/validation.h"
@@ -150,13 +151,20 @@ TEST(ValidateTrendRequestTest, UnknownEnumValuesAreRejected) {
 TEST(ValidateTrendRequestTest, ExplicitWindowHasAtMostMaxBuckets) {
   v1::TrendRequest request;
   request.set_interval(v1::TrendRequest::WEEK);
-  request.mutable_started_after()->set_seconds(kJan2024);
-  // span / week + 1 buckets: 999 weeks is 1000 buckets, one more is too many.
-  request.mutable_started_before()->set_seconds(kJan2024 +
-                                                (kMaxTrendBuckets - 1) * kWeek);
-  EXPECT_THAT(ValidateTrendRequest(request), IsOk());
+  request.mutable_started_after()->set_seconds(kJan2024);  // a Monday
+  // [Monday, Monday + 1000 weeks) is exactly 1000 ISO weeks; a second more
+  // touches week 1001.
   request.mutable_started_before()->set_seconds(kJan2024 +
                                                 kMaxTrendBuckets * kWeek);
+  EXPECT_THAT(ValidateTrendRequest(request), IsOk());
+  request.mutable_started_before()->set_seconds(kJan2024 +
+                                                kMaxTrendBuckets * kWeek + 1);
+  EXPECT_THAT(ValidateTrendRequest(request), IsInvalidAt("started_before"));
+  // From a Sunday the window touches the week before as well: 999 weeks
+  // and a day is 1001 buckets, not 1000.
+  request.mutable_started_after()->set_seconds(kJan2024 - 86400);
+  request.mutable_started_before()->set_seconds(
+      kJan2024 + (kMaxTrendBuckets - 1) * kWeek + 1);
   const absl::Status status = ValidateTrendRequest(request);
   EXPECT_THAT(status, IsInvalidAt("started_before"));
   EXPECT_THAT(std::string(status.message()), HasSubstr("weeks"));
@@ -240,6 +248,9 @@ TEST(ValidateDecideRecurrenceTest, BothIdsAreRequiredUuids) {
 TEST(ValidateDecideRecurrenceTest, AnIncidentCannotRepeatItself) {
   v1::DecideRecurrenceRequest request = FullDecision();
   request.set_earlier_id(kLater);
+  EXPECT_THAT(ValidateDecideRecurrence(request), IsInvalidAt("earlier_id"));
+  // Ids ignore case, like UUIDs.
+  request.set_earlier_id(absl::AsciiStrToUpper(kLater));
   EXPECT_THAT(ValidateDecideRecurrence(request), IsInvalidAt("earlier_id"));
 }
 

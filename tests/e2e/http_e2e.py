@@ -318,7 +318,7 @@ class HttpHealthAndMetricsTest(unittest.TestCase):
         self.assertEqual(submits, 4)
         self.assertGreaterEqual(samples[(
             "deja_rpc_duration_seconds_count",
-            frozenset({"method": method}.items()))], 2)
+            frozenset({"method": method, "code": "OK"}.items()))], 2)
 
     def test_knowledge_base_gauges_show_what_was_submitted(self):
         _, samples = metric_samples()

@@ -335,7 +335,8 @@ TEST_F(HttpGatewayTest, HealthFollowsTheServingState) {
 
 TEST_F(HttpGatewayTest, HttpCallsCountInTheSameMetricsAsGrpcCalls) {
   Get("/v1/stats/overview");
-  Get("/v1/stats/overview", {{"limit", "500"}});
+  Get("/v1/stats/overview", {{"limit", "500"}});  // refused by validation
+  Get("/v1/stats/overview", {{"limit", "abc"}});  // refused while reading
   store_.fail = absl::UnavailableError("down");
   Get("/v1/stats/overview");
   const HttpAnswer answer = Get("/metrics");
@@ -348,10 +349,14 @@ TEST_F(HttpGatewayTest, HttpCallsCountInTheSameMetricsAsGrpcCalls) {
   EXPECT_THAT(answer.body, HasSubstr(absl::StrCat(
                                "deja_rpc_requests_total{", kMethod,
                                ",code=\"INVALID_ARGUMENT\",transport=\"http\"} "
-                               "1\n")));
-  EXPECT_THAT(answer.body,
-              HasSubstr(absl::StrCat("deja_rpc_duration_seconds_count{",
-                                     kMethod, "} 3\n")));
+                               "2\n")));
+  // Latency by status.
+  for (const auto& [code, count] : std::vector<std::pair<std::string, int>>{
+           {"OK", 1}, {"INVALID_ARGUMENT", 2}, {"UNAVAILABLE", 1}}) {
+    EXPECT_THAT(answer.body, HasSubstr(absl::StrCat(
+                                 "deja_rpc_duration_seconds_count{", kMethod,
+                                 ",code=\"", code, "\"} ", count, "\n")));
+  }
   EXPECT_THAT(answer.body, HasSubstr("deja_database_errors_total 1\n"));
 }
 
@@ -376,11 +381,15 @@ TEST_F(HttpGatewayTest, GrpcCallsCountUnderTheSameMethodWithTheirTransport) {
   server->Shutdown();
 }
 
-TEST_F(HttpGatewayTest, RequestRejectedBeforeTheServiceIsNotCounted) {
-  // A bad query parameter never becomes a call: no method ran.
+TEST_F(HttpGatewayTest, ARequestRefusedWhileReadingItIsStillCounted) {
+  // A bad query parameter or body never reaches the handler, but the
+  // client got an answer: it counts as INVALID_ARGUMENT for the method.
   Get("/v1/stats/overview", {{"nope", "1"}});
+  EXPECT_EQ(store_.calls, 0);
   EXPECT_THAT(Get("/metrics").body,
-              ::testing::Not(HasSubstr("deja_rpc_requests_total{")));
+              HasSubstr("deja_rpc_requests_total{method=\"deja.v1.StatsService/"
+                        "GetOverview\",code=\"INVALID_ARGUMENT\",transport="
+                        "\"http\"} 1\n"));
 }
 
 TEST_F(HttpGatewayTest, StartsOnAFreePortAndRefusesATakenOne) {

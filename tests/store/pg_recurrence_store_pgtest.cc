@@ -303,7 +303,7 @@ TEST_F(PgRecurrenceStoreTest, AConfirmedLinkKeepsItsStateAndItsScoreRefreshes) {
   EXPECT_EQ(link.state, "CONFIRMED");
 }
 
-TEST_F(PgRecurrenceStoreTest, SuggestionsNotFoundAgainAreRemoved) {
+TEST_F(PgRecurrenceStoreTest, ARepeatsSuggestionsNotFoundAgainAreRemoved) {
   const std::string a = SubmitAt("A", kJan2024);
   const std::string b = SubmitAt("B", kJan2024 + kDay);
   const std::string c = SubmitAt("C", kJan2024 + 2 * kDay);
@@ -314,14 +314,17 @@ TEST_F(PgRecurrenceStoreTest, SuggestionsNotFoundAgainAreRemoved) {
                                   Suggestion(d, c, 0.9)})
           .ok());
   ASSERT_TRUE(recurrences_->RecordSuggestions(a, {Suggestion(b, a, 0.8)}).ok());
-  // a's indexing no longer finds c: c > a goes, b > a arrives, the links of
-  // c that do not involve a stay.
-  EXPECT_FALSE(Stored(c, a).present);
+  // a's indexing (say an action item of a was closed) no longer finds c
+  // among its best matches: c > a is c's own finding and stays; b > a
+  // arrives.
+  EXPECT_TRUE(Stored(c, a).present);
   EXPECT_TRUE(Stored(b, a).present);
   EXPECT_TRUE(Stored(c, b).present);
   EXPECT_TRUE(Stored(d, c).present);
-  // c's indexing now finds only d.
+  // c's indexing now finds only d: c's own links to a and b go, d > c
+  // stays, b > a is not c's to remove.
   ASSERT_TRUE(recurrences_->RecordSuggestions(c, {Suggestion(d, c, 0.9)}).ok());
+  EXPECT_FALSE(Stored(c, a).present);
   EXPECT_FALSE(Stored(c, b).present);
   EXPECT_TRUE(Stored(d, c).present);
   EXPECT_TRUE(Stored(b, a).present);

@@ -911,6 +911,21 @@ TEST_F(PgStatsStoreTest, ItemClosedAfterTheRepeatMakesItARepeatWhileOpen) {
   EXPECT_EQ(one.repeats_while_open_size(), 1);
 }
 
+TEST_F(PgStatsStoreTest, ARepeatOfTwoEarlierIncidentsCountsOnce) {
+  SeedDataSet();
+  // C also repeats A, and a1 is done only after C started (04-10): C is
+  // "while open" against both B (b1 open) and A (a1), B against A.
+  Link(c_, a_, "AUTO", "CONFIRMED", 0.9);
+  Exec(
+      "UPDATE action_item_records SET completed_at = "
+      "'2024-04-20T00:00:00Z' WHERE id = $1::uuid",
+      ItemId(a_, 0));
+  const v1::ActionItemStats stats = ActionItems({});
+  // Three (repeat, earlier) pairs, two repeat incidents.
+  EXPECT_EQ(stats.repeats_while_open_size(), 3);
+  EXPECT_EQ(stats.repeats_while_open_count(), 2);
+}
+
 TEST_F(PgStatsStoreTest, ActionItemStatsFollowTheFilter) {
   SeedDataSet();
   v1::StatsRequest request;
