@@ -405,8 +405,9 @@ class XapianIndexSync final : public IndexSync {
 
   // Records the recurrence suggestions of the batch's upserted postmortems
   // from the index just committed; the writer sees its own commit. Changes
-  // the stale-version rule skipped are linked too: a replayed batch may have
-  // reached Xapian before, but not the recurrence store.
+  // the stale-version rule skipped as already indexed are linked too: a
+  // replayed batch may have reached Xapian before, but not the recurrence
+  // store. Changes older than the indexed version are not.
   absl::Status LinkRecurrencesLocked(const OutboxBatch& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
     if (options_.recurrences == nullptr) return absl::OkStatus();
@@ -414,6 +415,15 @@ class XapianIndexSync final : public IndexSync {
     int linked = 0;
     for (const IndexChange& change : batch.changes()) {
       if (change.deleted) continue;
+      // A newer version is indexed already: its own outbox row links it,
+      // with its own start time (this one's could point the wrong way).
+      int64_t indexed = -1;
+      try {
+        indexed = IndexedVersion(*db_, index::IdTerm(change.postmortem_id));
+      } catch (const Xapian::Error& e) {
+        return StatusFromXapian(e, "find recurrences", db_path_);
+      }
+      if (indexed > change.postmortem.version()) continue;
       absl::StatusOr<std::vector<SuggestedLink>> links =
           SuggestLinksLocked(change.postmortem_id, change.postmortem);
       if (!links.ok()) {

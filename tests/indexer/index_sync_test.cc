@@ -1001,6 +1001,25 @@ TEST_F(IndexSyncLinkingTest, DeletesAndRebuildsRecordNothing) {
   EXPECT_TRUE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
 }
 
+TEST_F(IndexSyncLinkingTest, AStaleChangeIsNotLinked) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  feed_.Put(PoolPostmortem(1, kJan2024 + 86400));
+  v1::Postmortem newer = PoolPostmortem(2, kJan2024);
+  newer.set_version(2);
+  feed_.Put(newer);
+  ASSERT_TRUE(sync->RunOnce().ok());
+  const size_t calls = recurrences_.record_calls().size();
+  // Version 1 of postmortem 2, delivered late and starting later: it would
+  // turn the link around. The index holds version 2, so nothing is linked.
+  v1::Postmortem stale = PoolPostmortem(2, kJan2024 + 2 * 86400);
+  stale.set_version(1);
+  feed_.EnqueueSnapshot(stale);
+  ASSERT_TRUE(sync->RunOnce().ok());
+  EXPECT_EQ(recurrences_.record_calls().size(), calls);
+  EXPECT_TRUE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
+}
+
 TEST_F(IndexSyncLinkingTest, OpenRejectsBadLinkOptions) {
   IndexSyncOptions threshold = options_;
   threshold.link_threshold = 1.5;
