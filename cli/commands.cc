@@ -828,7 +828,7 @@ class Session {
     if (request.has_started_after() && request.has_started_before() &&
         ToTime(request.started_before()) <= ToTime(request.started_after())) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--until ", line_.Get("until"), " is before --since ",
+          absl::StrCat("--until ", line_.Get("until"), " is not after --since ",
                        line_.Get("since")));
     }
     return absl::OkStatus();

@@ -1,5 +1,6 @@
 #include "cli/format.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -258,14 +259,26 @@ bool IsCalendarDate(absl::string_view text) {
 
 absl::StatusOr<absl::Time> ParseDateArgument(absl::string_view text,
                                              DayEdge edge) {
+  // The range the server accepts for any time (core/validation.h).
+  const absl::Time earliest = absl::FromUnixSeconds(-2208988800);  // 1900
+  const absl::Time latest = absl::FromUnixSeconds(253402300799);   // 9999
   absl::Time time;
   std::string error;
+  bool parsed = false;
   if (text.size() == 10 &&
       absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &time, &error)) {
-    return edge == DayEdge::kEnd ? time + absl::Hours(24) : time;
+    parsed = true;
+    // The end of 9999-12-31 is the last second the server accepts.
+    if (edge == DayEdge::kEnd) time = std::min(time + absl::Hours(24), latest);
+  } else if (absl::ParseTime(absl::RFC3339_full, text, absl::UTCTimeZone(),
+                             &time, &error)) {
+    parsed = true;
   }
-  if (absl::ParseTime(absl::RFC3339_full, text, absl::UTCTimeZone(), &time,
-                      &error)) {
+  if (parsed) {
+    if (time < earliest || time > latest) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "date '", text, "' out of range (1900-01-01 to 9999-12-31)"));
+    }
     return time;
   }
   return absl::InvalidArgumentError(

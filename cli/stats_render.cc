@@ -15,6 +15,7 @@
 #include "cli/format.h"
 #include "cli/render.h"
 #include "cli/table.h"
+#include "core/stats_validation.h"
 
 namespace deja::cli {
 namespace {
@@ -360,10 +361,20 @@ std::string RenderOverview(const v1::Overview& overview) {
 }
 
 std::string RenderTrend(const v1::Trend& trend) {
-  if (trend.buckets().empty()) return "no incidents\n";
-  return trend.split_by() == v1::TrendRequest::SPLIT_UNSPECIFIED
-             ? UnsplitTrend(trend)
-             : SplitTrend(trend);
+  const bool any = std::any_of(
+      trend.buckets().begin(), trend.buckets().end(),
+      [](const v1::TrendBucket& bucket) { return bucket.incidents() > 0; });
+  if (!any) return "no incidents\n";
+  std::string out = trend.split_by() == v1::TrendRequest::SPLIT_UNSPECIFIED
+                        ? UnsplitTrend(trend)
+                        : SplitTrend(trend);
+  // The server keeps the latest kMaxTrendBuckets of an open window.
+  if (trend.buckets_size() >= kMaxTrendBuckets) {
+    absl::StrAppend(&out, "(the latest ", trend.buckets_size(),
+                    " buckets, the most a trend holds: give --since, or "
+                    "--by month, to see earlier ones)\n");
+  }
+  return out;
 }
 
 std::string RenderRecurrenceStats(const v1::RecurrenceStats& stats) {

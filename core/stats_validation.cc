@@ -71,7 +71,10 @@ absl::Status CheckFilter(const Request& request) {
 absl::Status CheckPostmortemIdField(const std::string& id,
                                     absl::string_view path) {
   if (id.empty()) return Invalid(path, "required");
-  if (!IsUuid(id)) return Invalid(path, "not a valid postmortem id");
+  if (!IsUuid(id)) {
+    return Invalid(path, absl::StrCat("not a valid postmortem id ('", id,
+                                      "'; the full 36-character id)"));
+  }
   return absl::OkStatus();
 }
 

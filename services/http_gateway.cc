@@ -34,6 +34,9 @@ constexpr char kPrometheusContentType[] =
     "text/plain; version=0.0.4; charset=utf-8";
 // POST bodies are small filters; anything bigger is a mistake.
 constexpr size_t kMaxBodyBytes = 1 << 20;
+// Connections served at once, and how long one may sit idle or half-sent.
+constexpr size_t kHttpWorkers = 32;
+constexpr time_t kHttpReadTimeoutSeconds = 2;
 
 // A string quoted for an error message, cut short: the value came from the
 // client and may be anything.
@@ -445,6 +448,40 @@ absl::StatusOr<int> HttpGateway::Start(const std::string& listen) {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   server_->set_payload_max_length(kMaxBodyBytes);
+  // httplib holds a worker per open connection until it sends a request or
+  // the read timeout passes: more workers and short timeouts keep a few idle
+  // or slow clients from starving a health probe or a scrape.
+  server_->new_task_queue = [] {
+    return new httplib::ThreadPool(kHttpWorkers);
+  };
+  server_->set_read_timeout(kHttpReadTimeoutSeconds);
+  server_->set_keep_alive_timeout(kHttpReadTimeoutSeconds);
+  // Answers httplib makes itself (413 body too large, 414 URI too long, 400
+  // unreadable request, 404 for a method it has no route for) get the same
+  // JSON error body as ours; ours already have a body and pass through.
+  server_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request& request, httplib::Response& response) {
+        using Handled = httplib::Server::HandlerResponse;
+        if (!response.body.empty()) return Handled::Unhandled;
+        absl::Status status;
+        if (response.status == 413) {
+          status = absl::InvalidArgumentError(absl::StrCat(
+              "request body too large (at most ", kMaxBodyBytes, " bytes)"));
+        } else if (response.status == 414) {
+          status = absl::InvalidArgumentError("request URI too long");
+        } else if (response.status == 404) {
+          response.status = 405;
+          status = absl::InvalidArgumentError(
+              absl::StrCat("method ", request.method,
+                           " not allowed (GET, or POST for /v1/stats/*)"));
+        } else {
+          status = absl::InvalidArgumentError(
+              absl::StrCat("the HTTP request could not be read (status ",
+                           response.status, ")"));
+        }
+        response.set_content(ErrorJson(status), "application/json");
+        return Handled::Handled;
+      }));
   const auto serve = [this](const httplib::Request& request,
                             httplib::Response& response) {
     // From the target, not request.params: httplib also puts the fields

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/stats_render.h"
+#include "core/stats_validation.h"
 #include "deja/v1/recurrence_service.grpc.pb.h"
 #include "deja/v1/stats_service.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -325,6 +326,11 @@ TEST_F(StatsCommandsTest, RfcTimesAreTakenAsGiven) {
   EXPECT_EQ(stats_.last_stats.started_before().seconds(), 1704177000);
 }
 
+TEST_F(StatsCommandsTest, UntilTheLastDayTheServerKnowsEndsAtItsLastSecond) {
+  ASSERT_EQ(Run({"stats", "overview", "--until", "9999-12-31"}), 0) << err_;
+  EXPECT_EQ(stats_.last_stats.started_before().seconds(), 253402300799);
+}
+
 TEST_F(StatsCommandsTest, NoFiltersLeaveTheRequestOpen) {
   ASSERT_EQ(Run({"stats", "overview"}), 0) << err_;
   EXPECT_EQ(stats_.last_stats.team(), "");
@@ -449,6 +455,31 @@ TEST_F(StatsCommandsTest, TrendKeepsSixSplitColumnsAndSumsTheRest) {
             "(an incident with several services counts under each)\n");
 }
 
+TEST_F(StatsCommandsTest, ATrendOfEmptyBucketsSaysNoIncidents) {
+  stats_.trend = Parse<v1::Trend>(R"pb(
+    interval: MONTH
+    buckets { start { seconds: 1733011200 } }
+    buckets { start { seconds: 1735689600 } }
+  )pb");
+  ASSERT_EQ(Run({"stats", "trend", "--since", "2024-12-01"}), 0) << err_;
+  EXPECT_EQ(out_, "no incidents\n");
+}
+
+TEST_F(StatsCommandsTest, ATrendCutToItsLatestBucketsSaysSo) {
+  v1::Trend trend;
+  trend.set_interval(v1::TrendRequest::MONTH);
+  for (int i = 0; i < kMaxTrendBuckets; ++i) {
+    v1::TrendBucket* bucket = trend.add_buckets();
+    bucket->mutable_start()->set_seconds(1733011200 + i * 2678400LL);
+    bucket->set_incidents(i == 0 ? 1 : 0);
+  }
+  stats_.trend = trend;
+  ASSERT_EQ(Run({"stats", "trend", "--until", "2100-01-01"}), 0) << err_;
+  EXPECT_THAT(out_, HasSubstr("(the latest 1000 buckets, the most a trend "
+                              "holds: give --since, or --by month, to see "
+                              "earlier ones)\n"));
+}
+
 TEST_F(StatsCommandsTest, TrendSplitNamesMapToTheApi) {
   ASSERT_EQ(Run({"stats", "trend", "--split", "cause"}), 0) << err_;
   EXPECT_EQ(stats_.last_trend.split_by(), v1::TrendRequest::CAUSE_CATEGORY);
@@ -473,8 +504,11 @@ TEST_F(StatsCommandsTest, BadStatsOptionsAreOneUsageLine) {
                  "2024-02-01"}),
             2);
   EXPECT_EQ(err_,
-            "deja: --until 2024-02-01 is before --since 2024-03-01 (see 'deja "
-            "stats overview --help')\n");
+            "deja: --until 2024-02-01 is not after --since 2024-03-01 (see "
+            "'deja stats overview --help')\n");
+  EXPECT_EQ(Run({"stats", "overview", "--since", "1800-01-01"}), 2);
+  EXPECT_THAT(err_, StartsWith("deja: --since: date '1800-01-01' out of range "
+                               "(1900-01-01 to 9999-12-31)"));
   EXPECT_EQ(Run({"stats", "recurrence", "--limit", "101"}), 2);
   EXPECT_THAT(err_, StartsWith("deja: invalid --limit '101' (expected 1 to "
                                "100)"));

@@ -8,6 +8,7 @@ action items) are predictable. Nothing else writes to this dejad.
 
 import json
 import re
+import socket
 import time
 import unittest
 import urllib.error
@@ -275,6 +276,36 @@ class HttpStatsTest(unittest.TestCase):
         status, _, body = http("/v1/stats/everything")
         self.assertEqual(status, 404, body)
         self.assertEqual(json.loads(body)["code"], "NOT_FOUND")
+
+    def test_requests_refused_by_the_http_layer_get_json_errors_too(self):
+        # Answers httplib makes before any route runs: a method with no
+        # route, a URI or body over the limits.
+        status, kind, body = http("/v1/stats/overview", method="OPTIONS")
+        self.assertEqual(status, 405, body)
+        self.assertIn("OPTIONS", json.loads(body)["message"])
+        status, kind, body = http("/v1/stats/overview",
+                                  params={"team": "a" * 9000})
+        self.assertEqual(status, 414, body)
+        self.assertEqual(kind, "application/json")
+        self.assertEqual(json.loads(body)["code"], "INVALID_ARGUMENT")
+        status, kind, body = http("/v1/stats/overview",
+                                  body={"team": "a" * (1 << 20)})
+        self.assertEqual(status, 413, body)
+        self.assertIn("too large", json.loads(body)["message"])
+
+    def test_idle_connections_do_not_starve_the_health_probe(self):
+        host, port = HTTP[len("http://"):].rsplit(":", 1)
+        idle = [socket.create_connection((host, int(port)), timeout=5)
+                for _ in range(100)]
+        try:
+            # Not a speed assertion: with 8 workers holding each connection
+            # for 5 s (httplib's defaults) the probe waited about a minute,
+            # past HTTP_TIMEOUT_S, and urlopen raised.
+            status, _, body = http("/healthz")
+            self.assertEqual(status, 200, body)
+        finally:
+            for sock in idle:
+                sock.close()
 
 
 class HttpHealthAndMetricsTest(unittest.TestCase):
