@@ -7,30 +7,15 @@
 #include "core/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace deja {
 namespace {
 
+using ::deja::testing::IsInvalidAt;
+using ::deja::testing::IsOk;
+
 constexpr char kPostmortemId[] = "0b7e5a52-3c1d-4f7a-9a39-1f2e3d4c5b6a";
-
-// INVALID_ARGUMENT whose message starts with `path` followed by ": ".
-MATCHER_P(IsInvalidAt, path,
-          absl::StrCat("is INVALID_ARGUMENT naming ", path)) {
-  if (arg.code() != absl::StatusCode::kInvalidArgument) {
-    *result_listener << "status is " << arg;
-    return false;
-  }
-  if (!absl::StartsWith(arg.message(), absl::StrCat(path, ": "))) {
-    *result_listener << "message is \"" << arg.message() << "\"";
-    return false;
-  }
-  return true;
-}
-
-MATCHER(IsOk, "is OK") {
-  *result_listener << "status is " << arg;
-  return arg.ok();
-}
 
 v1::SearchRequest FullSearch() {
   v1::SearchRequest request;

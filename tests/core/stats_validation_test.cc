@@ -8,9 +8,13 @@
 #include "core/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace deja {
 namespace {
+
+using ::deja::testing::IsInvalidAt;
+using ::deja::testing::IsOk;
 
 using ::testing::HasSubstr;
 
@@ -18,25 +22,6 @@ constexpr char kLater[] = "0b7e5a52-3c1d-4f7a-9a39-1f2e3d4c5b6a";
 constexpr char kEarlier[] = "5f0c2d1e-8a9b-4c3d-8e7f-0a1b2c3d4e5f";
 constexpr int64_t kJan2024 = 1704067200;  // 2024-01-01T00:00:00Z
 constexpr int64_t kWeek = 7 * 86400;
-
-// INVALID_ARGUMENT whose message starts with `path` followed by ": ".
-MATCHER_P(IsInvalidAt, path,
-          absl::StrCat("is INVALID_ARGUMENT naming ", path)) {
-  if (arg.code() != absl::StatusCode::kInvalidArgument) {
-    *result_listener << "status is " << arg;
-    return false;
-  }
-  if (!absl::StartsWith(arg.message(), absl::StrCat(path, ": "))) {
-    *result_listener << "message is \"" << arg.message() << "\"";
-    return false;
-  }
-  return true;
-}
-
-MATCHER(IsOk, "is OK") {
-  *result_listener << "status is " << arg;
-  return arg.ok();
-}
 
 v1::StatsRequest FullStatsRequest() {
   v1::StatsRequest request;

@@ -10,34 +10,18 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace deja {
 namespace {
+
+using ::deja::testing::IsInvalidAt;
+using ::deja::testing::IsOk;
 
 using ::testing::IsEmpty;
 
 constexpr char kPostmortemId[] = "0b7e5a52-3c1d-4f7a-9a39-1f2e3d4c5b6a";
 constexpr char kActionItemId[] = "9F1C2D3E-4B5A-4C6D-8E7F-0A1B2C3D4E5F";
-
-// Debian's abseil has no StatusIs: INVALID_ARGUMENT whose message starts with
-// `path` followed by ": ".
-MATCHER_P(IsInvalidAt, path,
-          absl::StrCat("is INVALID_ARGUMENT naming ", path)) {
-  if (arg.code() != absl::StatusCode::kInvalidArgument) {
-    *result_listener << "status is " << arg;
-    return false;
-  }
-  if (!absl::StartsWith(arg.message(), absl::StrCat(path, ": "))) {
-    *result_listener << "message is \"" << arg.message() << "\"";
-    return false;
-  }
-  return true;
-}
-
-MATCHER(IsOk, "is OK") {
-  *result_listener << "status is " << arg;
-  return arg.ok();
-}
 
 google::protobuf::Timestamp At(int64_t seconds) {
   google::protobuf::Timestamp time;
