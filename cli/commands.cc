@@ -261,6 +261,17 @@ class Session {
     out() << ToJson(message) << "\n";
   }
 
+  // The blameless-language warnings, one line each on stderr: advice, so the
+  // submit still succeeds. (--json output carries them too.)
+  void PrintBlameWarnings(absl::string_view path,
+                          const v1::SubmitPostmortemResponse& response) {
+    for (const v1::BlamelessFinding& warning : response.warnings()) {
+      err() << "warning: " << (path == kStdinName ? "stdin" : path) << ": "
+            << warning.field() << ": \"" << OneLine(warning.phrase())
+            << "\" \xE2\x80\x94 " << warning.suggestion() << "\n";
+    }
+  }
+
   int Submit() {
     if (line_.Has("request-id") && line_.args.size() > 1) {
       return UsageFailure("--request-id needs exactly one FILE");
@@ -300,6 +311,7 @@ class Session {
         }
         continue;
       }
+      PrintBlameWarnings(path, response);
       if (line_.json) {
         PrintJson(response);
         continue;

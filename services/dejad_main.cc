@@ -114,6 +114,10 @@ ABSL_FLAG(std::string, http_listen, "",
           "host:port to serve HTTP on: statistics as JSON (/v1/stats/...), "
           "/healthz and Prometheus /metrics; empty (the default) serves no "
           "HTTP; port 0 picks a free port (logged as 'serving HTTP on')");
+ABSL_FLAG(bool, require_blameless, false,
+          "reject submitted postmortems whose text blames people (\"human "
+          "error\", \"X's fault\", ...) with FAILED_PRECONDITION; by default "
+          "such wording only comes back as warnings");
 
 namespace deja {
 namespace {
@@ -220,7 +224,8 @@ int Run(int argc, char** argv) {
       "Deja server: serves deja.v1 over gRPC, storing postmortems in "
       "PostgreSQL.\nUsage: dejad [--listen=host:port] [--data-dir=DIR] "
       "[--database-url=URL] [--threads=N]\n       [--indexer=on|off] "
-      "[--index-dir=DIR] [--http-listen=host:port]\nFlag names may be "
+      "[--index-dir=DIR] [--http-listen=host:port]\n       "
+      "[--require-blameless]\nFlag names may be "
       "written with '-' or '_'.");
   absl::FlagsUsageConfig usage_config;
   usage_config.version_string = [] {
@@ -398,8 +403,10 @@ int Run(int argc, char** argv) {
                              searcher.status().ToString()));
   }
 
-  auto service = std::make_unique<PostmortemService>(**store, kMaxCallTime,
-                                                     searcher->get());
+  PostmortemServiceOptions service_options;
+  service_options.require_blameless = absl::GetFlag(FLAGS_require_blameless);
+  auto service = std::make_unique<PostmortemService>(
+      **store, kMaxCallTime, searcher->get(), service_options);
   auto search_service = std::make_unique<SearchService>(**searcher);
   auto admin_service =
       std::make_unique<AdminService>(sync.get(), **feed, **searcher, index_dir);

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/blameless_lint.h"
 #include "core/event_log.h"
 #include "core/status_macros.h"
 #include "core/validation.h"
@@ -41,15 +43,36 @@ absl::Time ClientDeadline(const grpc::ServerContext& context) {
   return absl::FromChrono(deadline);
 }
 
+// Why `finding` is refused under require_blameless. The field path is the
+// one the warnings use, so a client can point at the same place.
+absl::Status BlameRejection(const BlameFinding& finding) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(finding.field, ": \"", finding.phrase, "\" blames people; ",
+                   finding.suggestion, " (rule ", finding.rule, ")"));
+}
+
+void AddWarnings(const std::vector<BlameFinding>& findings,
+                 v1::SubmitPostmortemResponse& response) {
+  for (const BlameFinding& finding : findings) {
+    v1::BlamelessFinding* warning = response.add_warnings();
+    warning->set_field(finding.field);
+    warning->set_phrase(finding.phrase);
+    warning->set_rule(finding.rule);
+    warning->set_suggestion(finding.suggestion);
+  }
+}
+
 }  // namespace
 
 PostmortemService::PostmortemService(PostmortemStore& store,
                                      absl::Duration max_call_time,
-                                     PostmortemSearcher* searcher)
+                                     PostmortemSearcher* searcher,
+                                     PostmortemServiceOptions options)
     : ProtoService(Descriptor()),
       store_(store),
       searcher_(searcher),
-      max_call_time_(max_call_time) {
+      max_call_time_(max_call_time),
+      options_(options) {
   // Generic lambdas convert to each method's typed UnaryHandler.
   AddUnary<v1::SubmitPostmortemRequest, v1::SubmitPostmortemResponse>(
       "SubmitPostmortem", [this](auto& c, const auto& req, auto& resp) {
@@ -95,12 +118,20 @@ absl::Status PostmortemService::Submit(
     v1::SubmitPostmortemResponse& response) {
   const absl::Time call_start = absl::Now();
   DEJA_RETURN_IF_ERROR(ValidateSubmit(request));
+  // Checked on the request, not the stored copy, so that a replay reports
+  // the same warnings as the first answer.
+  const std::vector<BlameFinding> findings =
+      LintBlameless(request.postmortem());
+  if (options_.require_blameless && !findings.empty()) {
+    return BlameRejection(findings.front());
+  }
   DEJA_ASSIGN_OR_RETURN(
       SubmitResult result,
       store_.Submit(request.postmortem(), request.request_id(),
                     StoreDeadline(context)));
   *response.mutable_postmortem() = std::move(result.postmortem);
   response.set_replayed(result.replayed);
+  AddWarnings(findings, response);
   if (request.wait_searchable()) {
     response.set_searchable(
         WaitSearchable(context, response.postmortem(), call_start));

@@ -16,6 +16,12 @@
 // Running out of time is not an error: the response says searchable = false
 // (always so without a searcher).
 //
+// Blameless-language check (core/blameless_lint.h): a submitted postmortem's
+// findings come back as the response's warnings. With
+// `options.require_blameless`, any finding makes the submit fail with
+// FAILED_PRECONDITION naming the first one, and nothing is written. Updates
+// are not checked (UpdatePostmortem answers a plain Postmortem).
+//
 // Thread-safe as far as the store and searcher are (their interfaces promise
 // it). Both must outlive the service.
 
@@ -26,13 +32,19 @@
 
 namespace deja {
 
+struct PostmortemServiceOptions {
+  // Reject postmortems with blaming language instead of warning about it.
+  bool require_blameless = false;
+};
+
 class PostmortemService : public ProtoService {
  public:
   static constexpr absl::Duration kMaxSearchableWait = absl::Seconds(10);
 
   // `searcher` may be null: nothing is ever reported searchable then.
   PostmortemService(PostmortemStore& store, absl::Duration max_call_time,
-                    PostmortemSearcher* searcher = nullptr);
+                    PostmortemSearcher* searcher = nullptr,
+                    PostmortemServiceOptions options = {});
 
   // When a read-your-writes wait starting at `now` must end, for a call that
   // started at `call_start` with the client's deadline `client`
@@ -72,6 +84,7 @@ class PostmortemService : public ProtoService {
   PostmortemStore& store_;
   PostmortemSearcher* const searcher_;
   const absl::Duration max_call_time_;
+  const PostmortemServiceOptions options_;
 };
 
 }  // namespace deja

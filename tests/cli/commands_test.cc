@@ -252,7 +252,8 @@ TEST_F(CommandsTest, SubmitFromStdinWithRequestIdAsJson) {
       << err_;
   EXPECT_EQ(service_.last_request_id(), "r-1");
   EXPECT_THAT(out_, StartsWith(R"({"postmortem":{"id":"pm-1",)"));
-  EXPECT_THAT(out_, HasSubstr(R"("replayed":false,"searchable":false})"));
+  EXPECT_THAT(
+      out_, HasSubstr(R"("replayed":false,"searchable":false,"warnings":[]})"));
   EXPECT_EQ(std::count(out_.begin(), out_.end(), '\n'), 1);
 }
 

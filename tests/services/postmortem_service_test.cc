@@ -643,5 +643,111 @@ TEST_F(PostmortemServiceTest, WithoutSearcherWaitSearchableAnswersFalse) {
   EXPECT_EQ(response.postmortem().version(), 1);
 }
 
+// ---- Blameless-language check ---------------------------------------------
+
+v1::SubmitPostmortemRequest BlamefulSubmit() {
+  v1::SubmitPostmortemRequest request = ValidSubmit();
+  request.mutable_postmortem()->mutable_root_causes(0)->set_description(
+      "Human error: the rate limit was set per cluster.");
+  request.mutable_postmortem()->set_resolution(
+      "Rolled back; the on-call engineer failed to check the dashboard.");
+  return request;
+}
+
+TEST_F(PostmortemServiceTest, BlamelessSubmitHasNoWarnings) {
+  v1::SubmitPostmortemResponse response;
+  ASSERT_TRUE(Submit(ValidSubmit(), &response).ok());
+  EXPECT_EQ(response.warnings_size(), 0);
+}
+
+TEST_F(PostmortemServiceTest, BlamingLanguageIsStoredWithWarnings) {
+  v1::SubmitPostmortemResponse response;
+  const grpc::Status status = Submit(BlamefulSubmit(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.warnings_size(), 2);
+  EXPECT_EQ(response.warnings(0).field(), "root_causes[0].description");
+  EXPECT_EQ(response.warnings(0).phrase(), "Human error");
+  EXPECT_EQ(response.warnings(0).rule(), "human-error");
+  EXPECT_FALSE(response.warnings(0).suggestion().empty());
+  EXPECT_EQ(response.warnings(1).field(), "resolution");
+  EXPECT_EQ(response.warnings(1).rule(), "failed-to");
+
+  v1::Postmortem stored;
+  ASSERT_TRUE(Get(response.postmortem().id(), &stored).ok());
+  EXPECT_EQ(stored.resolution(), BlamefulSubmit().postmortem().resolution());
+}
+
+TEST_F(PostmortemServiceTest, ReplayReportsTheSameWarnings) {
+  v1::SubmitPostmortemRequest request = BlamefulSubmit();
+  request.set_request_id("blame-replay");
+  v1::SubmitPostmortemResponse first, second;
+  ASSERT_TRUE(Submit(request, &first).ok());
+  ASSERT_TRUE(Submit(request, &second).ok());
+  EXPECT_TRUE(second.replayed());
+  EXPECT_EQ(second.warnings_size(), first.warnings_size());
+  EXPECT_EQ(second.warnings_size(), 2);
+}
+
+// The same service started with require_blameless.
+class RequireBlamelessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::PostmortemService::NewStub(
+        server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+
+  void TearDown() override { server_->Shutdown(); }
+
+  grpc::Status Submit(const v1::SubmitPostmortemRequest& request,
+                      v1::SubmitPostmortemResponse* response) {
+    grpc::ClientContext context;
+    return stub_->SubmitPostmortem(&context, request, response);
+  }
+
+  static PostmortemServiceOptions Strict() {
+    PostmortemServiceOptions options;
+    options.require_blameless = true;
+    return options;
+  }
+
+  testing::FakePostmortemStore store_;
+  PostmortemService service_{store_, kMaxCallTime, nullptr, Strict()};
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::PostmortemService::Stub> stub_;
+};
+
+TEST_F(RequireBlamelessTest, BlamingLanguageIsFailedPreconditionNamingIt) {
+  v1::SubmitPostmortemResponse response;
+  const grpc::Status status = Submit(BlamefulSubmit(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(),
+              StartsWith("root_causes[0].description: \"Human error\" "
+                         "blames people; "));
+  EXPECT_THAT(status.error_message(), HasSubstr("(rule human-error)"));
+}
+
+// As in RejectedRequestsNeverReachTheStore: a failure queued for the next
+// store call is still there after the rejected submit.
+TEST_F(RequireBlamelessTest, RejectedSubmitWritesNothing) {
+  store_.FailNextCall(absl::UnavailableError("queued by the test"));
+  v1::SubmitPostmortemResponse response;
+  EXPECT_EQ(Submit(BlamefulSubmit(), &response).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Submit(ValidSubmit(), &response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(RequireBlamelessTest, BlamelessSubmitIsStored) {
+  v1::SubmitPostmortemResponse response;
+  const grpc::Status status = Submit(ValidSubmit(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.postmortem().version(), 1);
+  EXPECT_EQ(response.warnings_size(), 0);
+}
+
 }  // namespace
 }  // namespace deja
