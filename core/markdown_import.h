@@ -1,0 +1,60 @@
+#ifndef DEJA_CORE_MARKDOWN_IMPORT_H_
+#define DEJA_CORE_MARKDOWN_IMPORT_H_
+
+// Markdown -> Postmortem: reads the project template (docs/postmortem-
+// template.md, YAML front matter + sections) and, leniently, real-world
+// write-ups (heading synonyms, timeline and action-item tables or bullet
+// lists, a trailing "Stats" section). Whatever has no field is reported as an
+// UnmappedPart instead of being dropped silently. Pure function, thread-safe.
+//
+// Decisions worth knowing:
+// - Headings are matched case-insensitively; a trailing "(...)" is ignored.
+//   "Root cause analysis" fills contributing_factors when it is a plain bullet
+//   list, root_causes otherwise.
+// - Root causes "CATEGORY: text" take the category; without a known prefix the
+//   category stays CATEGORY_UNSPECIFIED (the writer did not say; UNKNOWN means
+//   "we do not know the cause").
+// - Lessons learned: "went well" / "went wrong" / "lucky" subsections fill
+//   their lists; a flat list, paragraphs and any other subsection go to
+//   went_wrong (a lesson is mostly something to change).
+// - Action items without an owner keep owner "" and are reported ("action
+//   item without an owner") so the importer can fill a default.
+// - Time zones: UTC, GMT, Z, CET (+1) and CEST (+2) as fixed offsets; another
+//   zone leaves `at` unset and is reported. A date-only time means midnight.
+// - Unknown sections are kept in `narrative` (under their heading) and
+//   reported.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "deja/v1/postmortem.pb.h"
+
+namespace deja {
+
+inline constexpr size_t kMaxMarkdownBytes = 1 << 20;  // 1 MiB
+
+// Something in the document that could not be put into the Postmortem.
+struct UnmappedPart {
+  int line = 0;         // 1-based line of the heading or text
+  std::string section;  // the heading it sat under ("" before any heading)
+  std::string reason;   // e.g. "no field for section 'Stats'"
+};
+
+struct MarkdownImport {
+  v1::Postmortem postmortem;
+  std::vector<UnmappedPart> unmapped;
+};
+
+// INVALID_ARGUMENT "line N: problem" for malformed input: binary data (NUL or
+// invalid UTF-8), an unterminated front matter block, a table row with more
+// cells than its header (fewer are padded), bad front-matter values (unknown
+// severity, unparsable time). A document over kMaxMarkdownBytes is refused
+// without a line number. Never throws.
+absl::StatusOr<MarkdownImport> ImportMarkdown(absl::string_view text);
+
+}  // namespace deja
+
+#endif  // DEJA_CORE_MARKDOWN_IMPORT_H_

@@ -1,0 +1,625 @@
+#include "core/markdown_import.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace deja {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// Seconds since the epoch of a UTC wall-clock time.
+int64_t Utc(int y, int mo, int d, int h, int mi) {
+  return absl::ToUnixSeconds(absl::FromCivil(
+      absl::CivilSecond(y, mo, d, h, mi, 0), absl::UTCTimeZone()));
+}
+
+MarkdownImport MustImport(absl::string_view text) {
+  absl::StatusOr<MarkdownImport> result = ImportMarkdown(text);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *std::move(result) : MarkdownImport{};
+}
+
+bool HasNote(const MarkdownImport& import, absl::string_view reason_part) {
+  return std::any_of(import.unmapped.begin(), import.unmapped.end(),
+                     [&](const UnmappedPart& part) {
+                       return absl::StrContains(part.reason, reason_part);
+                     });
+}
+
+std::string ErrorOf(absl::string_view text) {
+  absl::StatusOr<MarkdownImport> result = ImportMarkdown(text);
+  if (result.ok()) return "OK";
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(result.status().message());
+}
+
+constexpr char kFilledTemplate[] = R"md(---
+# Comment lines are skipped.
+title: Checkout returned 503 after a connection pool change
+team: payments-oncall
+severity: SEV2              # SEV1 (worst) .. SEV5
+status: IN_REVIEW
+services: [checkout, "payments-db"]
+tags: [database, capacity]
+started_at: 2024-05-06T10:00:00Z    # first user impact
+detected_at: 2024-05-06T10:05:00Z
+mitigated_at: 2024-05-06T10:40:00Z
+resolved_at: 2024-05-07T09:00:00Z
+detection_source: ALERT
+participants:
+  - name: alex.doe
+    role: incident commander
+    facilitator: true
+  - name: sam.roe
+    role: on-call engineer
+recurrence_of: [0b7e5a52-3c1d-4f7a-9a39-1f2e3d4c5b6a]
+external_id: "INC-42"
+---
+
+# Checkout returned 503 after a connection pool change
+
+## Summary
+
+The pool size was lowered; checkout ran out of connections.
+
+## Impact
+
+Customers could not pay.
+
+- Users affected: 1,200
+- Duration: 40m
+
+## Detection
+
+The 5xx alert paged the on-call engineer.
+
+## Timeline
+
+Times in UTC.
+
+| Time | Event |
+| --- | --- |
+| 2024-05-06 10:00 | First 503s |
+| 2024-05-06 10:05 | Alert fired |
+| 10:40 | Pool size restored |
+
+## 5 Whys
+
+1. Why did checkout fail? Because the pool was exhausted.
+2. Why was it exhausted? Because the size was lowered.
+
+## Root causes
+
+- CONFIG_CHANGE: The pool size change had no load test.
+- Nobody knew the peak load.
+
+## Contributing factors
+
+- The dashboard hid pool saturation.
+- The change went out on a Friday.
+
+## Resolution
+
+The pool size was restored.
+
+Mitigation steps:
+
+- Rolled back the config.
+
+## Action items
+
+| Action | Owner | Due | Status | Kind |
+| --- | --- | --- | --- | --- |
+| Load-test pool changes | payments-oncall | 2024-06-01 | OPEN | PREVENT |
+| Alert on pool saturation | sre-team | 2024-05-20 | DONE | DETECT |
+
+## Lessons learned
+
+### What went well
+
+- The alert fired within minutes.
+
+### What went wrong
+
+- The rollback took 30 minutes.
+
+### Where we got lucky
+
+- It was a quiet hour.
+
+## Log lines
+
+```
+ERROR pool exhausted after 30000ms
+FATAL checkout: 503
+```
+)md";
+
+TEST(MarkdownImportTest, FilledTemplateFillsEveryField) {
+  const MarkdownImport import = MustImport(kFilledTemplate);
+  const v1::Postmortem& pm = import.postmortem;
+  EXPECT_EQ(pm.title(), "Checkout returned 503 after a connection pool change");
+  EXPECT_EQ(pm.team(), "payments-oncall");
+  EXPECT_EQ(pm.severity(), v1::SEV2);
+  EXPECT_EQ(pm.status(), v1::Postmortem::IN_REVIEW);
+  EXPECT_THAT(pm.services(), ElementsAre("checkout", "payments-db"));
+  EXPECT_THAT(pm.tags(), ElementsAre("database", "capacity"));
+  EXPECT_EQ(pm.started_at().seconds(), Utc(2024, 5, 6, 10, 0));
+  EXPECT_EQ(pm.detected_at().seconds(), Utc(2024, 5, 6, 10, 5));
+  EXPECT_EQ(pm.mitigated_at().seconds(), Utc(2024, 5, 6, 10, 40));
+  EXPECT_EQ(pm.resolved_at().seconds(), Utc(2024, 5, 7, 9, 0));
+  EXPECT_EQ(pm.detection().source(), v1::Detection::ALERT);
+  ASSERT_EQ(pm.participants_size(), 2);
+  EXPECT_EQ(pm.participants(0).name(), "alex.doe");
+  EXPECT_EQ(pm.participants(0).role(), "incident commander");
+  EXPECT_TRUE(pm.participants(0).facilitator());
+  EXPECT_FALSE(pm.participants(1).facilitator());
+  EXPECT_THAT(pm.recurrence_of(),
+              ElementsAre("0b7e5a52-3c1d-4f7a-9a39-1f2e3d4c5b6a"));
+  EXPECT_EQ(pm.external_id(), "INC-42");
+
+  EXPECT_EQ(pm.summary(),
+            "The pool size was lowered; checkout ran out of connections.");
+  EXPECT_EQ(pm.impact().description(), "Customers could not pay.");
+  EXPECT_EQ(pm.impact().users_affected(), 1200);
+  EXPECT_EQ(pm.impact().duration().seconds(), 40 * 60);
+  EXPECT_EQ(pm.detection().description(),
+            "The 5xx alert paged the on-call engineer.");
+
+  ASSERT_EQ(pm.timeline_size(), 3);
+  EXPECT_EQ(pm.timeline(0).at().seconds(), Utc(2024, 5, 6, 10, 0));
+  EXPECT_EQ(pm.timeline(0).description(), "First 503s");
+  // A time without a date takes the date of the row above.
+  EXPECT_EQ(pm.timeline(2).at().seconds(), Utc(2024, 5, 6, 10, 40));
+
+  ASSERT_EQ(pm.whys_size(), 2);
+  EXPECT_EQ(pm.whys(0).question(), "Why did checkout fail?");
+  EXPECT_EQ(pm.whys(0).answer(), "Because the pool was exhausted.");
+
+  ASSERT_EQ(pm.root_causes_size(), 2);
+  EXPECT_EQ(pm.root_causes(0).category(), v1::RootCause::CONFIG_CHANGE);
+  EXPECT_EQ(pm.root_causes(0).description(),
+            "The pool size change had no load test.");
+  EXPECT_EQ(pm.root_causes(1).category(), v1::RootCause::CATEGORY_UNSPECIFIED);
+
+  EXPECT_THAT(pm.contributing_factors(),
+              ElementsAre("The dashboard hid pool saturation.",
+                          "The change went out on a Friday."));
+  EXPECT_EQ(pm.resolution(), "The pool size was restored.");
+  EXPECT_THAT(pm.mitigation_steps(), ElementsAre("Rolled back the config."));
+
+  ASSERT_EQ(pm.action_items_size(), 2);
+  EXPECT_EQ(pm.action_items(0).description(), "Load-test pool changes");
+  EXPECT_EQ(pm.action_items(0).owner(), "payments-oncall");
+  EXPECT_EQ(pm.action_items(0).due_date(), "2024-06-01");
+  EXPECT_EQ(pm.action_items(0).status(), v1::ActionItem::OPEN);
+  EXPECT_EQ(pm.action_items(0).kind(), v1::ActionItem::PREVENT);
+  EXPECT_EQ(pm.action_items(1).status(), v1::ActionItem::DONE);
+  EXPECT_EQ(pm.action_items(1).kind(), v1::ActionItem::DETECT);
+
+  EXPECT_THAT(pm.lessons().went_well(),
+              ElementsAre("The alert fired within minutes."));
+  EXPECT_THAT(pm.lessons().went_wrong(),
+              ElementsAre("The rollback took 30 minutes."));
+  EXPECT_THAT(pm.lessons().got_lucky(), ElementsAre("It was a quiet hour."));
+  EXPECT_THAT(pm.log_lines(), ElementsAre("ERROR pool exhausted after 30000ms",
+                                          "FATAL checkout: 503"));
+  EXPECT_THAT(import.unmapped, IsEmpty());
+  EXPECT_TRUE(pm.narrative().empty());
+}
+
+TEST(MarkdownImportTest, FirstHeadingIsTheTitleWithoutFrontMatter) {
+  const MarkdownImport import =
+      MustImport("# Disk full on db-1\n\n## Summary\n\nIt filled up.\n");
+  EXPECT_EQ(import.postmortem.title(), "Disk full on db-1");
+  EXPECT_EQ(import.postmortem.summary(), "It filled up.");
+}
+
+// Each synonym fills the same field as the template's heading.
+TEST(MarkdownImportTest, HeadingSynonymsMapToTheirFields) {
+  struct Case {
+    const char* heading;
+    std::function<int(const v1::Postmortem&)> count;
+  };
+  const auto summary = [](const v1::Postmortem& pm) {
+    return pm.summary().empty() ? 0 : 1;
+  };
+  const auto resolution = [](const v1::Postmortem& pm) {
+    return pm.mitigation_steps_size();
+  };
+  const auto actions = [](const v1::Postmortem& pm) {
+    return pm.action_items_size();
+  };
+  const auto causes = [](const v1::Postmortem& pm) {
+    return pm.root_causes_size();
+  };
+  const auto factors = [](const v1::Postmortem& pm) {
+    return pm.contributing_factors_size();
+  };
+  const auto whys = [](const v1::Postmortem& pm) { return pm.whys_size(); };
+  const Case cases[] = {
+      {"Summary", summary},
+      {"OVERVIEW", summary},
+      {"Description", summary},
+      {"5 Whys", whys},
+      {"Five whys", whys},
+      {"Root causes", causes},
+      {"Root cause", causes},
+      {"Cause", causes},
+      {"Contributing factors", factors},
+      {"Contributing Factors (findings)", factors},
+      {"Root cause analysis", factors},  // a plain list of findings
+      {"Resolution", resolution},
+      {"Resolution and recovery", resolution},
+      {"Mitigation", resolution},
+      {"Action items", actions},
+      {"Follow-ups", actions},
+      {"Remediation", actions},
+      {"Next steps", actions},
+  };
+  constexpr absl::string_view kSummaryHeadings = "Summary OVERVIEW Description";
+  for (const Case& c : cases) {
+    const MarkdownImport import = MustImport(
+        absl::StrCat("# T\n\n## ", c.heading, "\n\n- one thing\n- another\n"));
+    const int expected = absl::StrContains(kSummaryHeadings, c.heading) ? 1 : 2;
+    EXPECT_EQ(c.count(import.postmortem), expected) << c.heading;
+    EXPECT_TRUE(import.postmortem.narrative().empty()) << c.heading;
+  }
+  EXPECT_EQ(
+      MustImport("## impact\n\nslow pages\n").postmortem.impact().description(),
+      "slow pages");
+  EXPECT_EQ(MustImport("## DETECTION\n\nan alert\n")
+                .postmortem.detection()
+                .description(),
+            "an alert");
+}
+
+TEST(MarkdownImportTest, RootCauseAnalysisWithCategoriesIsRootCauses) {
+  const MarkdownImport import = MustImport(
+      "## Root cause analysis\n\n- NETWORK: a route flapped\n- a second\n");
+  ASSERT_EQ(import.postmortem.root_causes_size(), 2);
+  EXPECT_EQ(import.postmortem.root_causes(0).category(),
+            v1::RootCause::NETWORK);
+  EXPECT_EQ(import.postmortem.contributing_factors_size(), 0);
+}
+
+TEST(MarkdownImportTest, FlatLessonsListGoesToWentWrong) {
+  const MarkdownImport import =
+      MustImport("## Lessons Learned\n\n- Test more\n- Alert sooner\n");
+  EXPECT_THAT(import.postmortem.lessons().went_wrong(),
+              ElementsAre("Test more", "Alert sooner"));
+}
+
+TEST(MarkdownImportTest, UnknownSectionIsKeptInNarrativeAndReported) {
+  const MarkdownImport import = MustImport("# T\n\n## Weather\n\nSunny.\n");
+  EXPECT_THAT(import.postmortem.narrative(), HasSubstr("Sunny."));
+  ASSERT_TRUE(HasNote(import, "no field for section 'Weather'"));
+  EXPECT_EQ(import.unmapped[0].line, 3);
+  EXPECT_EQ(import.unmapped[0].section, "Weather");
+}
+
+TEST(MarkdownImportTest, TimelineTableColumnsInAnyOrderWithExtras) {
+  const MarkdownImport import = MustImport(
+      "## Timeline\n\n| What | Who | When |\n|--|--|--|\n"
+      "| Paged | bot | 2020-02-03 11:21 |\n");
+  ASSERT_EQ(import.postmortem.timeline_size(), 1);
+  EXPECT_EQ(import.postmortem.timeline(0).description(), "Paged; Who: bot");
+  EXPECT_EQ(import.postmortem.timeline(0).at().seconds(),
+            Utc(2020, 2, 3, 11, 21));
+}
+
+TEST(MarkdownImportTest, TimelineBulletsInAssortedFormats) {
+  const MarkdownImport import = MustImport(
+      "---\nstarted_at: 2020-02-03T09:00:00Z\n---\n## Timeline\n\n"
+      "- 11:21 first\n"
+      "- **2020-02-04 11:21** - second\n"
+      "* 14:05 UTC: third\n"
+      "- 15:00 CET fourth\n"
+      "- 16:00 CEST: fifth\n"
+      "- 17:00 PST: sixth\n"
+      "- no time here\n");
+  const v1::Postmortem& pm = import.postmortem;
+  ASSERT_EQ(pm.timeline_size(), 7);
+  EXPECT_EQ(pm.timeline(0).at().seconds(), Utc(2020, 2, 3, 11, 21));
+  EXPECT_EQ(pm.timeline(0).description(), "first");
+  EXPECT_EQ(pm.timeline(1).at().seconds(), Utc(2020, 2, 4, 11, 21));
+  EXPECT_EQ(pm.timeline(1).description(), "second");
+  EXPECT_EQ(pm.timeline(2).at().seconds(), Utc(2020, 2, 4, 14, 5));
+  EXPECT_EQ(pm.timeline(2).description(), "third");
+  EXPECT_EQ(pm.timeline(3).at().seconds(), Utc(2020, 2, 4, 14, 0));
+  EXPECT_EQ(pm.timeline(4).at().seconds(), Utc(2020, 2, 4, 14, 0));
+  EXPECT_FALSE(pm.timeline(5).has_at());
+  EXPECT_THAT(pm.timeline(5).description(), HasSubstr("sixth"));
+  EXPECT_TRUE(HasNote(import, "time zone 'PST' not supported"));
+  EXPECT_FALSE(pm.timeline(6).has_at());
+  EXPECT_TRUE(HasNote(import, "timeline entry without a time"));
+}
+
+TEST(MarkdownImportTest, ZoneNoteAboveTheTableApplies) {
+  const MarkdownImport import = MustImport(
+      "## Timeline\n\nAll times in CET.\n\n| Time | Event |\n| :-- | --- |\n"
+      "| 2020-01-20 13:50 | disk full |\n| 2020-01-20 --:-- | unknown |\n"
+      "| 2020-01-20 14:00 - 15:00 | a range |\n| ~2020-01-20 16:00 | about "
+      "|\n");
+  const v1::Postmortem& pm = import.postmortem;
+  ASSERT_EQ(pm.timeline_size(), 4);
+  EXPECT_EQ(pm.timeline(2).at().seconds(), Utc(2020, 1, 20, 13, 0));
+  EXPECT_EQ(pm.timeline(2).description(), "a range");
+  EXPECT_EQ(pm.timeline(3).at().seconds(), Utc(2020, 1, 20, 15, 0));
+  EXPECT_EQ(pm.timeline(0).at().seconds(), Utc(2020, 1, 20, 12, 50));
+  EXPECT_FALSE(pm.timeline(1).has_at());
+  EXPECT_THAT(pm.timeline(1).description(), HasSubstr("unknown"));
+  EXPECT_TRUE(HasNote(import, "not understood"));
+  // Without front matter the first timeline time is the start.
+  EXPECT_EQ(pm.started_at().seconds(), Utc(2020, 1, 20, 12, 50));
+}
+
+TEST(MarkdownImportTest, ActionItemTablesWithDifferingColumns) {
+  const MarkdownImport import = MustImport(
+      "## Follow-ups\n\n"
+      "| State | Task | Assignee | Deadline | Type | Notes |\n"
+      "|---|---|---|---|---|---|\n"
+      "| done | Add alert | sre | 2024-01-02 | detect | easy |\n"
+      "| In progress | Fix pool | | soon | | |\n");
+  const v1::Postmortem& pm = import.postmortem;
+  ASSERT_EQ(pm.action_items_size(), 2);
+  EXPECT_EQ(pm.action_items(0).description(), "Add alert; Notes: easy");
+  EXPECT_EQ(pm.action_items(0).owner(), "sre");
+  EXPECT_EQ(pm.action_items(0).due_date(), "2024-01-02");
+  EXPECT_EQ(pm.action_items(0).status(), v1::ActionItem::DONE);
+  EXPECT_EQ(pm.action_items(0).kind(), v1::ActionItem::DETECT);
+  EXPECT_EQ(pm.action_items(1).status(), v1::ActionItem::IN_PROGRESS);
+  EXPECT_EQ(pm.action_items(1).owner(), "");
+  EXPECT_TRUE(HasNote(import, "action item without an owner"));
+  EXPECT_TRUE(HasNote(import, "due date 'soon'"));
+}
+
+TEST(MarkdownImportTest, ActionItemCheckboxesAndNestedBullets) {
+  const MarkdownImport import = MustImport(
+      "## Action Items\n\n- [x] shipped\n- [ ] pending\n  - detail\n- plain\n");
+  const v1::Postmortem& pm = import.postmortem;
+  ASSERT_EQ(pm.action_items_size(), 3);
+  EXPECT_EQ(pm.action_items(0).status(), v1::ActionItem::DONE);
+  EXPECT_EQ(pm.action_items(1).status(), v1::ActionItem::OPEN);
+  EXPECT_EQ(pm.action_items(1).description(), "pending; detail");
+  EXPECT_EQ(pm.action_items(2).status(), v1::ActionItem::STATUS_UNSPECIFIED);
+}
+
+TEST(MarkdownImportTest, RaggedTableRowIsAnErrorWithItsLine) {
+  EXPECT_EQ(ErrorOf("## Action items\n\n| Action | Owner |\n|---|---|\n"
+                    "| a | b | c |\n"),
+            "line 5: table row has 3 cells; the header has 2");
+  // A short row is padded.
+  const MarkdownImport import =
+      MustImport("## Action items\n\n| Action | Owner |\n|---|---|\n| a |\n");
+  ASSERT_EQ(import.postmortem.action_items_size(), 1);
+  EXPECT_EQ(import.postmortem.action_items(0).owner(), "");
+}
+
+TEST(MarkdownImportTest, FrontMatterErrorsNameTheLine) {
+  EXPECT_EQ(ErrorOf("---\ntitle: x\nseverity: SEV9\n---\n"),
+            "line 3: severity: unknown value 'SEV9' (SEV1 .. SEV5)");
+  EXPECT_EQ(ErrorOf("---\nstarted_at: {{DATE}}T00:00:00Z\n---\n"),
+            "line 2: started_at: cannot read time '{{DATE}}T00:00:00Z'");
+  EXPECT_EQ(ErrorOf("---\nstarted_at: 2024-02-30T00:00:00Z\n---\n"),
+            "line 2: started_at: cannot read time '2024-02-30T00:00:00Z'");
+  EXPECT_EQ(ErrorOf("---\nstatus: FINAL\n---\n"),
+            "line 2: status: unknown value 'FINAL' (DRAFT, IN_REVIEW or "
+            "PUBLISHED)");
+  EXPECT_EQ(ErrorOf("---\njust words\n---\n"),
+            "line 2: front matter: expected 'key: value'");
+}
+
+TEST(MarkdownImportTest, UnknownFrontMatterKeyIsReported) {
+  const MarkdownImport import = MustImport("---\nmood: calm\n---\n# T\n");
+  ASSERT_EQ(import.unmapped.size(), 2u);  // the key, and no start time
+  EXPECT_EQ(import.unmapped[0].line, 2);
+  EXPECT_EQ(import.unmapped[0].reason, "no field for front matter key 'mood'");
+}
+
+TEST(MarkdownImportTest, UnterminatedFrontMatterIsAnError) {
+  EXPECT_EQ(ErrorOf("---\ntitle: x\n\n# Heading\n"),
+            "line 1: front matter block is not terminated (no closing '---')");
+}
+
+TEST(MarkdownImportTest, BinaryDataIsAnErrorWithItsLine) {
+  EXPECT_EQ(ErrorOf(absl::string_view("# T\n\nab\0c\n", 9)),
+            "line 3: binary data (a NUL byte)");
+  EXPECT_EQ(ErrorOf("# T\nok\n\xff\xfe\n"),
+            "line 3: binary data (invalid UTF-8)");
+}
+
+TEST(MarkdownImportTest, FiveMegabyteDocumentIsRefused) {
+  const std::string big(5 * 1000 * 1000, 'a');
+  EXPECT_THAT(ErrorOf(big), HasSubstr("limit is 1048576"));
+  EXPECT_THAT(ErrorOf(big), ::testing::Not(HasSubstr("line")));
+}
+
+// Every prefix and some mutations of a real document import or fail cleanly.
+TEST(MarkdownImportTest, NeverCrashesOnTruncatedOrMangledInput) {
+  const std::string doc = kFilledTemplate;
+  for (size_t n = 0; n <= doc.size(); n += 7) {
+    (void)ImportMarkdown(absl::string_view(doc).substr(0, n));
+  }
+  std::string mangled = doc;
+  for (size_t i = 0; i < mangled.size(); i += 13) {
+    mangled[i] = "|-#*`:[\n "[i % 9];
+    (void)ImportMarkdown(mangled);
+  }
+  // Documents built from Markdown's special characters, a deterministic
+  // pseudo-random sequence.
+  const std::vector<std::string> pieces = {"---\n",
+                                           "# ",
+                                           "## Timeline\n",
+                                           "## Action items\n",
+                                           "| ",
+                                           " |",
+                                           "\n",
+                                           "- ",
+                                           "  - ",
+                                           "1. ",
+                                           "```\n",
+                                           "2020-02-03 ",
+                                           "11:21 ",
+                                           "CET ",
+                                           "~",
+                                           "[x] ",
+                                           "title: ",
+                                           "[a, b]",
+                                           "\"",
+                                           "#",
+                                           ":",
+                                           "\xC3\xA9",
+                                           "?",
+                                           " "};
+  uint32_t state = 12345;
+  for (int doc_index = 0; doc_index < 3000; ++doc_index) {
+    std::string random_doc;
+    for (int k = 0; k < 40; ++k) {
+      state = state * 1103515245 + 12345;
+      random_doc += pieces[(state >> 16) % pieces.size()];
+    }
+    (void)ImportMarkdown(random_doc);
+  }
+  (void)ImportMarkdown("");
+  (void)ImportMarkdown("---");
+  (void)ImportMarkdown("|");
+  (void)ImportMarkdown("- ");
+  (void)ImportMarkdown("```");
+}
+
+// ------------------------------------------------- the DFDS corpus
+
+std::filesystem::path DfdsDir() {
+  const char* env = std::getenv("DEJA_DFDS_DIR");
+  return env != nullptr ? env : "/work/shared/corpus/dfds-markdown";
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// An independent count: table data rows or top-level bullets under the first
+// heading whose text starts with `heading` (case-insensitive).
+int CountEntries(const std::string& doc, absl::string_view heading) {
+  int count = 0;
+  bool inside = false;
+  bool table_header_seen = false;
+  for (absl::string_view line : absl::StrSplit(doc, '\n')) {
+    if (absl::StartsWith(line, "#")) {
+      if (inside) break;
+      absl::string_view text = absl::StripLeadingAsciiWhitespace(
+          absl::StripLeadingAsciiWhitespace(line).substr(line.find(' ') + 1));
+      inside = absl::StartsWithIgnoreCase(text, heading);
+      continue;
+    }
+    if (!inside) continue;
+    if (absl::StartsWith(line, "|")) {
+      if (!table_header_seen) {
+        table_header_seen = true;
+      } else if (!absl::StartsWith(line, "|:") &&
+                 !absl::StartsWith(line, "| :") &&
+                 !absl::StartsWith(line, "|--") &&
+                 !absl::StartsWith(line, "| -")) {
+        ++count;
+      }
+    } else if (absl::StartsWith(line, "- ") || absl::StartsWith(line, "* ")) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+TEST(MarkdownImportTest, ImportsEveryDfdsPostmortem) {
+  const std::filesystem::path dir = DfdsDir();
+  ASSERT_TRUE(std::filesystem::is_directory(dir))
+      << "DFDS corpus not found at " << dir
+      << "; set DEJA_DFDS_DIR to the folder of Markdown postmortems";
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".md") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_EQ(files.size(), 38u);
+
+  std::printf("%-14s %9s %8s %8s %8s %8s %9s\n", "file", "timeline", "(timed)",
+              "factors", "actions", "lessons", "unmapped");
+  for (const auto& path : files) {
+    const std::string name = path.filename().string();
+    SCOPED_TRACE(name);
+    const std::string doc = ReadFile(path);
+    absl::StatusOr<MarkdownImport> result = ImportMarkdown(doc);
+    ASSERT_TRUE(result.ok()) << result.status();
+    const v1::Postmortem& pm = result->postmortem;
+    EXPECT_FALSE(pm.title().empty());
+    EXPECT_FALSE(pm.summary().empty());
+    // PM2020-003 writes its years as "20202": no start time, reported.
+    EXPECT_TRUE(pm.has_started_at() || HasNote(*result, "no start time"));
+    EXPECT_EQ(pm.timeline_size(), CountEntries(doc, "Timeline"));
+    EXPECT_EQ(pm.contributing_factors_size(),
+              CountEntries(doc, "Contributing Factors"));
+    EXPECT_EQ(pm.action_items_size(), CountEntries(doc, "Action Items"));
+    EXPECT_GT(pm.timeline_size(), 0);
+    EXPECT_GT(pm.action_items_size(), 0);
+    // Action items have no owner in this format; each is reported.
+    int ownerless = 0;
+    for (const UnmappedPart& part : result->unmapped) {
+      ownerless += part.reason == "action item without an owner";
+    }
+    EXPECT_EQ(ownerless, pm.action_items_size());
+    // A Stats value that has no field ("?", "N/A") is reported.
+    for (absl::string_view stat :
+         {"Time to detection: ?", "Time to detection: N/A",
+          "Time to recovery: ?", "Time to recovery: N/A"}) {
+      if (absl::StrContains(doc, stat)) {
+        EXPECT_TRUE(HasNote(*result, "not understood")) << stat;
+      }
+    }
+    // The Stats category becomes a tag.
+    if (absl::StrContains(doc, "- Category: Kubernetes\n")) {
+      EXPECT_THAT(pm.tags(), ::testing::Contains("kubernetes"));
+    }
+    EXPECT_EQ(pm.tags_size(), absl::StrContains(doc, "- Category:") ? 1 : 0);
+    int timed = 0;
+    for (const auto& event : pm.timeline()) timed += event.has_at();
+    const int lessons = pm.lessons().went_well_size() +
+                        pm.lessons().went_wrong_size() +
+                        pm.lessons().got_lucky_size();
+    std::printf("%-14s %9d %8d %8d %8d %8d %9zu\n",
+                name.substr(0, name.find(' ')).c_str(), pm.timeline_size(),
+                timed, pm.contributing_factors_size(), pm.action_items_size(),
+                lessons, result->unmapped.size());
+    // DEJA_SHOW_UNMAPPED=1 lists what each file could not map.
+    if (std::getenv("DEJA_SHOW_UNMAPPED") != nullptr) {
+      for (const UnmappedPart& part : result->unmapped) {
+        std::printf("    line %d [%s] %s\n", part.line, part.section.c_str(),
+                    part.reason.c_str());
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace deja
