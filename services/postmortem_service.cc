@@ -51,6 +51,21 @@ absl::Status BlameRejection(const BlameFinding& finding) {
                    finding.suggestion, " (rule ", finding.rule, ")"));
 }
 
+// Failures that would reject every following record of an import as well:
+// the call ends with them instead.
+bool ImportEndsTheCall(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kResourceExhausted:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void AddWarnings(const std::vector<BlameFinding>& findings,
                  v1::SubmitPostmortemResponse& response) {
   for (const BlameFinding& finding : findings) {
@@ -98,6 +113,11 @@ PostmortemService::PostmortemService(PostmortemStore& store,
       "DeletePostmortem", [this](auto& c, const auto& req, auto& resp) {
         return Delete(c, req, resp);
       });
+  AddClientStreaming<v1::ImportPostmortemsRequest,
+                     v1::ImportPostmortemsResponse>(
+      "ImportPostmortems", [this](auto& c, const auto& next, auto& resp) {
+        return Import(c, next, resp);
+      });
 }
 
 absl::Time PostmortemService::SearchableDeadline(absl::Time call_start,
@@ -117,14 +137,8 @@ absl::Status PostmortemService::Submit(
     grpc::ServerContext& context, const v1::SubmitPostmortemRequest& request,
     v1::SubmitPostmortemResponse& response) {
   const absl::Time call_start = absl::Now();
-  DEJA_RETURN_IF_ERROR(ValidateSubmit(request));
-  // Checked on the request, not the stored copy, so that a replay reports
-  // the same warnings as the first answer.
-  const std::vector<BlameFinding> findings =
-      LintBlameless(request.postmortem());
-  if (options_.require_blameless && !findings.empty()) {
-    return BlameRejection(findings.front());
-  }
+  DEJA_ASSIGN_OR_RETURN(const std::vector<BlameFinding> findings,
+                        CheckSubmit(request));
   DEJA_ASSIGN_OR_RETURN(
       SubmitResult result,
       store_.Submit(request.postmortem(), request.request_id(),
@@ -136,6 +150,108 @@ absl::Status PostmortemService::Submit(
     response.set_searchable(
         WaitSearchable(context, response.postmortem(), call_start));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<BlameFinding>> PostmortemService::CheckSubmit(
+    const v1::SubmitPostmortemRequest& request) const {
+  DEJA_RETURN_IF_ERROR(ValidateSubmit(request));
+  // Checked on the request, not the stored copy, so that a replay reports
+  // the same warnings as the first answer.
+  std::vector<BlameFinding> findings = LintBlameless(request.postmortem());
+  if (options_.require_blameless && !findings.empty()) {
+    return BlameRejection(findings.front());
+  }
+  return findings;
+}
+
+absl::Status PostmortemService::Import(
+    grpc::ServerContext& context,
+    const StreamReader<v1::ImportPostmortemsRequest>& next,
+    v1::ImportPostmortemsResponse& response) {
+  v1::ImportPostmortemsRequest batch;
+  bool dry_run = false;
+  for (int message = 0;; ++message) {
+    DEJA_ASSIGN_OR_RETURN(const bool more, next(batch));
+    if (!more) break;
+    if (message == 0) dry_run = batch.dry_run();
+    if (batch.records_size() > kMaxImportBatch) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "records: at most ", kMaxImportBatch, " per message, got ",
+          batch.records_size(), " (message ", message + 1, ")"));
+    }
+    if (response.results_size() + batch.records_size() > kMaxImportRecords) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("records: at most ", kMaxImportRecords,
+                       " per call; split the import into several calls (",
+                       response.results_size(), " records were answered)"));
+    }
+    for (v1::ImportRecord& record : *batch.mutable_records()) {
+      if (context.IsCancelled()) {
+        return absl::CancelledError("the client cancelled the import");
+      }
+      v1::ImportResult& result = *response.add_results();
+      result.set_source(record.source());
+      const absl::Status status =
+          ImportRecord(context, record, dry_run, result);
+      if (status.ok()) continue;
+      if (ImportEndsTheCall(status.code())) return status;
+      result.set_outcome(v1::ImportResult::REJECTED);
+      result.set_reason(absl::StrCat(absl::StatusCodeToString(status.code()),
+                                     ": ", status.message()));
+    }
+  }
+  for (const v1::ImportResult& result : response.results()) {
+    switch (result.outcome()) {
+      case v1::ImportResult::IMPORTED:
+        response.set_imported(response.imported() + 1);
+        break;
+      case v1::ImportResult::UNCHANGED:
+        response.set_unchanged(response.unchanged() + 1);
+        break;
+      case v1::ImportResult::VALID:
+        response.set_valid(response.valid() + 1);
+        break;
+      default:
+        response.set_rejected(response.rejected() + 1);
+        break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostmortemService::ImportRecord(grpc::ServerContext& context,
+                                             v1::ImportRecord& record,
+                                             bool dry_run,
+                                             v1::ImportResult& result) {
+  if (record.source().empty()) {
+    return absl::InvalidArgumentError(
+        "source: required (the file or line the record came from)");
+  }
+  if (record.request_id().empty()) {
+    return absl::InvalidArgumentError(
+        "request_id: required (derive it from the source, so that importing "
+        "it again creates nothing)");
+  }
+  v1::SubmitPostmortemRequest request;
+  request.set_request_id(record.request_id());
+  *request.mutable_postmortem() = std::move(*record.mutable_postmortem());
+  DEJA_ASSIGN_OR_RETURN(const std::vector<BlameFinding> findings,
+                        CheckSubmit(request));
+  v1::SubmitPostmortemResponse warnings;
+  AddWarnings(findings, warnings);
+  *result.mutable_warnings() = std::move(*warnings.mutable_warnings());
+  if (dry_run) {
+    result.set_outcome(v1::ImportResult::VALID);
+    return absl::OkStatus();
+  }
+  DEJA_ASSIGN_OR_RETURN(
+      SubmitResult stored,
+      store_.Submit(request.postmortem(), request.request_id(),
+                    StoreDeadline(context)));
+  result.set_postmortem_id(stored.postmortem.id());
+  result.set_outcome(stored.replayed ? v1::ImportResult::UNCHANGED
+                                     : v1::ImportResult::IMPORTED);
   return absl::OkStatus();
 }
 

@@ -16,6 +16,14 @@
 // Running out of time is not an error: the response says searchable = false
 // (always so without a searcher).
 //
+// ImportPostmortems stores each streamed record the way SubmitPostmortem
+// would, in its own transaction, and turns a record's failure into a
+// REJECTED result so that the import goes on. Failures that would reject
+// every following record too (the database unavailable, the deadline or the
+// client gone, a message that does not parse, too many records) end the
+// call instead; the records stored before stay stored, and importing again
+// is harmless because each record carries its own request id.
+//
 // Blameless-language check (core/blameless_lint.h): a submitted postmortem's
 // findings come back as the response's warnings. With
 // `options.require_blameless`, any finding makes the submit fail with
@@ -25,7 +33,11 @@
 // Thread-safe as far as the store and searcher are (their interfaces promise
 // it). Both must outlive the service.
 
+#include <vector>
+
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/blameless_lint.h"
 #include "core/postmortem_searcher.h"
 #include "core/postmortem_store.h"
 #include "services/proto_service.h"
@@ -40,6 +52,10 @@ struct PostmortemServiceOptions {
 class PostmortemService : public ProtoService {
  public:
   static constexpr absl::Duration kMaxSearchableWait = absl::Seconds(10);
+  // ImportPostmortems limits: records per stream message, and per call (the
+  // one response holds a result for each, under gRPC's 4 MiB default).
+  static constexpr int kMaxImportBatch = 1000;
+  static constexpr int kMaxImportRecords = 10000;
 
   // `searcher` may be null: nothing is ever reported searchable then.
   PostmortemService(PostmortemStore& store, absl::Duration max_call_time,
@@ -58,6 +74,18 @@ class PostmortemService : public ProtoService {
   absl::Status Submit(grpc::ServerContext& context,
                       const v1::SubmitPostmortemRequest& request,
                       v1::SubmitPostmortemResponse& response);
+  absl::Status Import(grpc::ServerContext& context,
+                      const StreamReader<v1::ImportPostmortemsRequest>& next,
+                      v1::ImportPostmortemsResponse& response);
+  // One record of an import into `result`; an error is the record's
+  // rejection (or, when ImportEndsTheCall, the call's).
+  absl::Status ImportRecord(grpc::ServerContext& context,
+                            v1::ImportRecord& record, bool dry_run,
+                            v1::ImportResult& result);
+  // Validation and the blameless check shared by Submit and import: the
+  // findings to report, or why the postmortem is refused.
+  absl::StatusOr<std::vector<BlameFinding>> CheckSubmit(
+      const v1::SubmitPostmortemRequest& request) const;
   absl::Status Get(grpc::ServerContext& context,
                    const v1::GetPostmortemRequest& request,
                    v1::Postmortem& response);

@@ -59,6 +59,18 @@ absl::Status ParseRequest(const grpc::ByteBuffer& buffer, Message& request) {
                    request.GetDescriptor()->full_name(), " message"));
 }
 
+absl::Status SerializeResponse(const Message& response,
+                               grpc::ByteBuffer& response_bytes) {
+  bool own_buffer = false;
+  const grpc::Status serialized = grpc::SerializationTraits<Message>::Serialize(
+      response, &response_bytes, &own_buffer);
+  if (!serialized.ok()) {
+    return absl::InternalError(
+        absl::StrCat("response not serialized: ", serialized.error_message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Run(
     const Message& request_prototype, const Message& response_prototype,
     const std::function<absl::Status(grpc::ServerContext&, const Message&,
@@ -69,14 +81,7 @@ absl::Status Run(
   DEJA_RETURN_IF_ERROR(ParseRequest(request_bytes, *request));
   std::unique_ptr<Message> response(response_prototype.New());
   DEJA_RETURN_IF_ERROR(handler(context, *request, *response));
-  bool own_buffer = false;
-  const grpc::Status serialized = grpc::SerializationTraits<Message>::Serialize(
-      *response, &response_bytes, &own_buffer);
-  if (!serialized.ok()) {
-    return absl::InternalError(
-        absl::StrCat("response not serialized: ", serialized.error_message()));
-  }
-  return absl::OkStatus();
+  return SerializeResponse(*response, response_bytes);
 }
 
 const char* TransportName(RpcTransport transport) {
@@ -126,9 +131,9 @@ absl::Status ProtoService::Invoke(absl::string_view method,
   for (Method& registered : methods_) {
     if (registered.descriptor->name() == method) found = &registered;
   }
-  if (found == nullptr) {
+  if (found == nullptr || !found->handler) {
     return absl::UnimplementedError(
-        absl::StrCat(service_.full_name(), " has no method ", method));
+        absl::StrCat(service_.full_name(), " has no unary method ", method));
   }
   if (request.GetDescriptor() != found->request_prototype->GetDescriptor() ||
       response.GetDescriptor() != found->response_prototype->GetDescriptor()) {
@@ -211,19 +216,19 @@ void ProtoService::Record(Method& method, RpcTransport transport,
   }
 }
 
-void ProtoService::AddMessageMethod(absl::string_view method,
-                                    const Message& request_prototype,
-                                    const Message& response_prototype,
-                                    MessageHandler handler) {
+ProtoService::Method& ProtoService::Register(
+    absl::string_view method, bool client_streaming,
+    const Message& request_prototype, const Message& response_prototype) {
   const MethodDescriptor* descriptor =
       service_.FindMethodByName(std::string(method));
-  if (descriptor == nullptr || descriptor->client_streaming() ||
+  if (descriptor == nullptr ||
+      descriptor->client_streaming() != client_streaming ||
       descriptor->server_streaming() ||
       descriptor->input_type() != request_prototype.GetDescriptor() ||
       descriptor->output_type() != response_prototype.GetDescriptor()) {
-    LogEvent(absl::StrCat("bug: ", service_.full_name(),
-                          " has no unary method ", method,
-                          " with these types"));
+    LogEvent(absl::StrCat("bug: ", service_.full_name(), " has no ",
+                          client_streaming ? "client-streaming" : "unary",
+                          " method ", method, " with these types"));
     std::abort();
   }
   Method& registered = methods_.emplace_back();
@@ -232,6 +237,15 @@ void ProtoService::AddMessageMethod(absl::string_view method,
       absl::StrCat("/", service_.full_name(), "/", descriptor->name());
   registered.request_prototype = &request_prototype;
   registered.response_prototype = &response_prototype;
+  return registered;
+}
+
+void ProtoService::AddMessageMethod(absl::string_view method,
+                                    const Message& request_prototype,
+                                    const Message& response_prototype,
+                                    MessageHandler handler) {
+  Method& registered = Register(method, /*client_streaming=*/false,
+                                request_prototype, response_prototype);
   registered.handler = std::move(handler);
   auto serve = [this, &registered](ProtoService*, grpc::ServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -249,6 +263,41 @@ void ProtoService::AddMessageMethod(absl::string_view method,
       new grpc::internal::RpcMethodHandler<ProtoService, grpc::ByteBuffer,
                                            grpc::ByteBuffer>(std::move(serve),
                                                              this)));
+}
+
+void ProtoService::AddStreamMethod(absl::string_view method,
+                                   const Message& request_prototype,
+                                   const Message& response_prototype,
+                                   StreamHandler handler) {
+  Method& registered = Register(method, /*client_streaming=*/true,
+                                request_prototype, response_prototype);
+  registered.stream_handler = std::move(handler);
+  auto serve = [this, &registered](ProtoService*, grpc::ServerContext* context,
+                                   grpc::ServerReader<grpc::ByteBuffer>* reader,
+                                   grpc::ByteBuffer* response_bytes) {
+    return ToGrpcStatus(
+        Serve(registered, RpcTransport::kGrpc,
+              [&registered, context, reader, response_bytes]() -> absl::Status {
+                const StreamReader<Message> next =
+                    [reader](Message& request) -> absl::StatusOr<bool> {
+                  grpc::ByteBuffer buffer;
+                  if (!reader->Read(&buffer)) return false;
+                  request.Clear();
+                  DEJA_RETURN_IF_ERROR(ParseRequest(buffer, request));
+                  return true;
+                };
+                std::unique_ptr<Message> response(
+                    registered.response_prototype->New());
+                DEJA_RETURN_IF_ERROR(
+                    registered.stream_handler(*context, next, *response));
+                return SerializeResponse(*response, *response_bytes);
+              }));
+  };
+  AddMethod(new grpc::internal::RpcServiceMethod(
+      registered.path.c_str(), grpc::internal::RpcMethod::CLIENT_STREAMING,
+      new grpc::internal::ClientStreamingHandler<ProtoService, grpc::ByteBuffer,
+                                                 grpc::ByteBuffer>(
+          std::move(serve), this)));
 }
 
 }  // namespace deja

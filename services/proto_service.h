@@ -1,11 +1,11 @@
 #ifndef DEJA_SERVICES_PROTO_SERVICE_H_
 #define DEJA_SERVICES_PROTO_SERVICE_H_
 
-// A sync gRPC service whose unary methods receive the raw request bytes and
-// parse them here, instead of letting gRPC parse them. The reason: a proto3
-// string holding invalid UTF-8 fails to parse, and gRPC would answer INTERNAL
-// before any handler runs; here the client gets INVALID_ARGUMENT naming the
-// field ("postmortem.title: not valid UTF-8").
+// A sync gRPC service whose unary and client-streaming methods receive the
+// raw request bytes and parse them here, instead of letting gRPC parse them.
+// The reason: a proto3 string holding invalid UTF-8 fails to parse, and gRPC
+// would answer INTERNAL before any handler runs; here the client gets
+// INVALID_ARGUMENT naming the field ("postmortem.title: not valid UTF-8").
 //
 // This needs grpc::internal::RpcServiceMethod and RpcMethodHandler, which are
 // not gRPC's stable API: it is pinned to gRPC 1.51 (Debian 12), and the
@@ -37,6 +37,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/metrics.h"
@@ -73,6 +74,15 @@ class ProtoService : public grpc::Service {
   using UnaryHandler =
       std::function<absl::Status(grpc::ServerContext&, const Req&, Resp&)>;
 
+  // Reads the next message of a client stream into its argument: true when
+  // one was read, false at the end of the stream, INVALID_ARGUMENT (named as
+  // for a unary request) when a message does not parse.
+  template <class Req>
+  using StreamReader = std::function<absl::StatusOr<bool>(Req&)>;
+  template <class Req, class Resp>
+  using ClientStreamingHandler = std::function<absl::Status(
+      grpc::ServerContext&, const StreamReader<Req>&, Resp&)>;
+
   // Counts and times every call in `metrics` from now on. With
   // `database_backed`, calls answered UNAVAILABLE or INTERNAL also count as
   // deja_database_errors_total (the service's handlers talk to PostgreSQL,
@@ -81,7 +91,7 @@ class ProtoService : public grpc::Service {
 
   // Runs `method` (e.g. "GetOverview") in-process on `request`, filling
   // `response` (cleared first) when the answer is OK. UNIMPLEMENTED when
-  // there is no such method; INTERNAL when the message types do not match
+  // there is no such unary method; INTERNAL when the message types do not match
   // (a programming error). Thread-safe like a gRPC call.
   absl::Status Invoke(absl::string_view method,
                       const google::protobuf::Message& request,
@@ -119,9 +129,30 @@ class ProtoService : public grpc::Service {
         });
   }
 
+  // Serves the client-streaming `method` with `handler`, as AddUnary does
+  // for a unary one: the handler reads the stream's messages one at a time
+  // and fills the single response.
+  template <class Req, class Resp>
+  void AddClientStreaming(absl::string_view method,
+                          ClientStreamingHandler<Req, Resp> handler) {
+    AddStreamMethod(method, Req::default_instance(), Resp::default_instance(),
+                    [handler = std::move(handler)](
+                        grpc::ServerContext& context,
+                        const StreamReader<google::protobuf::Message>& next,
+                        google::protobuf::Message& response) {
+                      return handler(
+                          context,
+                          [&next](Req& request) { return next(request); },
+                          static_cast<Resp&>(response));
+                    });
+  }
+
  private:
   using MessageHandler = std::function<absl::Status(
       grpc::ServerContext&, const google::protobuf::Message&,
+      google::protobuf::Message&)>;
+  using StreamHandler = std::function<absl::Status(
+      grpc::ServerContext&, const StreamReader<google::protobuf::Message>&,
       google::protobuf::Message&)>;
 
   static constexpr int kStatusCodes = 17;  // OK .. UNAUTHENTICATED
@@ -134,7 +165,8 @@ class ProtoService : public grpc::Service {
     std::string path;
     const google::protobuf::Message* request_prototype;
     const google::protobuf::Message* response_prototype;
-    MessageHandler handler;
+    MessageHandler handler;        // unary methods
+    StreamHandler stream_handler;  // client-streaming methods
     // This method's metrics, looked up on first use so that the hot path
     // takes no lock; indexed by transport * kStatusCodes + code.
     std::array<std::atomic<Counter*>, kStatusCodes * kTransports> requests{};
@@ -145,6 +177,15 @@ class ProtoService : public grpc::Service {
                         const google::protobuf::Message& request_prototype,
                         const google::protobuf::Message& response_prototype,
                         MessageHandler handler);
+  void AddStreamMethod(absl::string_view method,
+                       const google::protobuf::Message& request_prototype,
+                       const google::protobuf::Message& response_prototype,
+                       StreamHandler handler);
+  // Registers a method whose descriptor must have these types and
+  // streaming kind; aborts otherwise.
+  Method& Register(absl::string_view method, bool client_streaming,
+                   const google::protobuf::Message& request_prototype,
+                   const google::protobuf::Message& response_prototype);
 
   // Runs `call` as `method`'s handler: exceptions become INTERNAL, server
   // side failures are logged, and the metrics are updated.
