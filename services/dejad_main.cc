@@ -509,6 +509,10 @@ int Run(int argc, char** argv) {
 
   const std::string address = WithPort(listen, port);
   LogEvent(absl::StrCat("serving on ", address, " with ", threads, " threads"));
+  if (service_options.require_blameless) {
+    LogEvent(
+        "--require-blameless: postmortems with blaming language are refused");
+  }
   std::cout << "dejad listening on " << address << std::endl;
 
   int signal_number = 0;
