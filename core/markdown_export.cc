@@ -230,6 +230,18 @@ std::string ItemText(absl::string_view text) {
   return absl::StrReplaceAll(text, {{"\n", "\n  "}});
 }
 
+// Whether `text` starts with a tag the importer reads as a line break in a
+// table cell: <br>, <br/> or <br /> (any letter case).
+bool IsLineBreakTag(absl::string_view text) {
+  for (absl::string_view tag : {"<br>", "<br/>", "<br />"}) {
+    if (text.size() >= tag.size() &&
+        absl::EqualsIgnoreCase(text.substr(0, tag.size()), tag)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string TableCell(absl::string_view text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -240,6 +252,8 @@ std::string TableCell(absl::string_view text) {
       out += "<br>";
     } else if (c == '\r') {
       // dropped: a cell is one line
+    } else if (c == '<' && IsLineBreakTag(text.substr(i))) {
+      out += "&lt;";  // a literal "<br>" must not read back as a newline
     } else if (c == '&') {
       // Only an "&" that the importer would decode as an entity needs it.
       const absl::string_view rest = text.substr(i + 1);

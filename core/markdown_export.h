@@ -17,8 +17,8 @@
 //   narrative (imported text that had no field) goes last, verbatim when it
 //   starts with its own "## " heading, else right under the title.
 // - Escaping, so that ImportMarkdown reads back the same value: in a table
-//   cell "|" becomes "\|", a newline "<br>" and "&" before an entity name
-//   "&amp;"; a prose line that Markdown would read as structure (a heading,
+//   cell "|" becomes "\|", a newline "<br>", a literal "<br>" "&lt;br>" and
+//   "&" before an entity name "&amp;"; a prose line that Markdown would read as structure (a heading,
 //   a fence, a table row, a rule, a list item) or that starts with "\" gets
 //   a leading "\"; front matter values are double-quoted (with \" \\ \n \t)
 //   when YAML would misread them.

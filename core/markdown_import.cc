@@ -622,7 +622,12 @@ std::optional<Heading> ReadHeading(absl::string_view text) {
     return std::nullopt;
   }
   absl::string_view rest = absl::StripAsciiWhitespace(text.substr(level));
-  while (!rest.empty() && rest.back() == '#') rest.remove_suffix(1);
+  // A closing "###" only when it stands alone: "## C#" keeps its "#".
+  size_t closing = rest.size();
+  while (closing > 0 && rest[closing - 1] == '#') --closing;
+  if (closing == 0 || rest[closing - 1] == ' ' || rest[closing - 1] == '\t') {
+    rest = rest.substr(0, closing);
+  }
   return Heading{level, std::string(absl::StripAsciiWhitespace(rest))};
 }
 
@@ -670,13 +675,19 @@ bool IsRule(absl::string_view text) {
   return t[0] == '-' || t[0] == '*' || t[0] == '_';
 }
 
-std::string DecodeEntities(absl::string_view text) {
+// A table cell's text: entities decoded and "<br>" read as a line break,
+// in one pass so that the exporter's "&amp;lt;" stays "&lt;" and a "<br>"
+// spelled "&lt;br&gt;" stays text.
+std::string DecodeCell(absl::string_view text) {
   return absl::StrReplaceAll(text, {{"&amp;", "&"},
                                     {"&lt;", "<"},
                                     {"&gt;", ">"},
                                     {"&quot;", "\""},
                                     {"&#39;", "'"},
-                                    {"&nbsp;", " "}});
+                                    {"&nbsp;", " "},
+                                    {"<br>", "\n"},
+                                    {"<br/>", "\n"},
+                                    {"<br />", "\n"}});
 }
 
 std::vector<std::string> TableCells(absl::string_view row) {
@@ -692,13 +703,13 @@ std::vector<std::string> TableCells(absl::string_view row) {
       current += '|';
       ++i;
     } else if (row[i] == '|') {
-      cells.push_back(DecodeEntities(absl::StripAsciiWhitespace(current)));
+      cells.push_back(DecodeCell(absl::StripAsciiWhitespace(current)));
       current.clear();
     } else {
       current += row[i];
     }
   }
-  cells.push_back(DecodeEntities(absl::StripAsciiWhitespace(current)));
+  cells.push_back(DecodeCell(absl::StripAsciiWhitespace(current)));
   return cells;
 }
 
@@ -850,6 +861,7 @@ enum class Kind {
   kActionItems,
   kLessons,
   kLogLines,
+  kLinks,
   kAttendees,
   kStats,
 };
@@ -915,6 +927,9 @@ Kind Classify(absl::string_view heading) {
       {"log lines", Kind::kLogLines},
       {"logs", Kind::kLogLines},
       {"error lines", Kind::kLogLines},
+      {"links", Kind::kLinks},
+      {"related links", Kind::kLinks},
+      {"references", Kind::kLinks},
       {"attendees", Kind::kAttendees},
       {"atendees", Kind::kAttendees},
       {"participants", Kind::kAttendees},
@@ -980,10 +995,80 @@ std::string SectionText(const std::vector<Line>& body) {
   return absl::StrJoin(texts, "\n");
 }
 
+// Undoes the exporter's prose escape: it puts one backslash before every
+// line that Markdown would read as structure and before every line that
+// starts with a backslash, so a leading one is always the exporter's (or, in
+// a document written by hand, a Markdown escape, which means the same).
+std::string UnescapeProse(absl::string_view text) {
+  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+  for (absl::string_view& line : lines) absl::ConsumePrefix(&line, "\\");
+  return absl::StrJoin(lines, "\n");
+}
+
+// A prose section's text, unescaped.
+std::string ProseText(const std::vector<Line>& body) {
+  return UnescapeProse(SectionText(body));
+}
+
 void AppendText(std::string* field, absl::string_view text) {
   if (text.empty()) return;
   if (!field->empty()) field->append("\n\n");
   field->append(text.data(), text.size());
+}
+
+bool IsUrl(absl::string_view text) {
+  return (absl::StartsWith(text, "http://") ||
+          absl::StartsWith(text, "https://")) &&
+         !absl::StrContains(text, ' ');
+}
+
+// "[title](url)" as the exporter writes it: in the title, a backslash
+// escapes the next punctuation character (the exporter escapes backslash and
+// "]"). Text after the ")" is kept in the title.
+std::optional<v1::Link> ReadMarkdownLink(absl::string_view text) {
+  if (!absl::ConsumePrefix(&text, "[")) return std::nullopt;
+  std::string title;
+  size_t i = 0;
+  for (; i < text.size() && text[i] != ']'; ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() &&
+        absl::ascii_ispunct(text[i + 1])) {
+      ++i;
+    }
+    title += text[i];
+  }
+  if (i + 1 >= text.size() || text[i + 1] != '(') return std::nullopt;
+  absl::string_view rest = text.substr(i + 2);
+  // A URL may hold ")" (Wikipedia); when the item ends with ")" it is all URL.
+  size_t close = absl::EndsWith(rest, ")") ? rest.size() - 1 : rest.find(')');
+  if (close == absl::string_view::npos) return std::nullopt;
+  v1::Link link;
+  link.set_url(std::string(rest.substr(0, close)));
+  const absl::string_view after =
+      absl::StripAsciiWhitespace(rest.substr(close + 1));
+  if (!after.empty()) absl::StrAppend(&title, " ", after);
+  link.set_title(std::move(title));
+  return link;
+}
+
+// A bullet of a "Links" section: "[title](url)", a bare URL (also "<url>"),
+// or "title: url".
+std::optional<v1::Link> ReadLinkBullet(absl::string_view text) {
+  if (std::optional<v1::Link> link = ReadMarkdownLink(text)) return link;
+  absl::string_view bare = text;
+  if (absl::ConsumePrefix(&bare, "<")) absl::ConsumeSuffix(&bare, ">");
+  v1::Link link;
+  if (IsUrl(bare)) {
+    link.set_url(std::string(bare));
+    return link;
+  }
+  for (absl::string_view scheme : {": http://", ": https://"}) {
+    const size_t at = text.find(scheme);
+    if (at == absl::string_view::npos || !IsUrl(text.substr(at + 2))) continue;
+    link.set_title(std::string(absl::StripAsciiWhitespace(text.substr(0, at))));
+    link.set_url(std::string(text.substr(at + 2)));
+    return link;
+  }
+  return std::nullopt;
 }
 
 class SectionReader {
@@ -996,14 +1081,14 @@ class SectionReader {
     DEJA_ASSIGN_OR_RETURN(blocks_, ReadBlocks(section_.body));
     switch (section_.kind) {
       case Kind::kSummary:
-        AppendText(pm_.mutable_summary(), SectionText(section_.body));
+        AppendText(pm_.mutable_summary(), ProseText(section_.body));
         break;
       case Kind::kImpact:
         ReadImpact();
         break;
       case Kind::kDetection:
         AppendText(pm_.mutable_detection()->mutable_description(),
-                   SectionText(section_.body));
+                   ProseText(section_.body));
         break;
       case Kind::kTimeline:
         ReadTimeline();
@@ -1033,6 +1118,9 @@ class SectionReader {
         break;
       case Kind::kLogLines:
         ReadLogLines();
+        break;
+      case Kind::kLinks:
+        ReadLinks();
         break;
       case Kind::kAttendees:
         for (const ListItem& item : Items()) ReadAttendees(item.text);
@@ -1106,13 +1194,14 @@ class SectionReader {
   }
 
   void ReadUnknown() {
-    const std::string text = SectionText(section_.body);
     if (section_.kind == Kind::kPreamble) {
       // Text right under the title: the summary when there is no Summary
       // section (decided after all sections are read).
-      AppendText(&preamble_, text);
+      AppendText(&preamble_, ProseText(section_.body));
       return;
     }
+    // Kept verbatim: the exporter writes such a narrative back unescaped.
+    const std::string text = SectionText(section_.body);
     AppendText(pm_.mutable_narrative(),
                text.empty()
                    ? absl::StrCat("## ", section_.heading)
@@ -1154,7 +1243,7 @@ class SectionReader {
         if (r.data() == line.text.data()) kept.push_back(line);
       }
     }
-    AppendText(pm_.mutable_impact()->mutable_description(), SectionText(kept));
+    AppendText(pm_.mutable_impact()->mutable_description(), ProseText(kept));
   }
 
   void ReadWhy(absl::string_view text) {
@@ -1219,16 +1308,25 @@ class SectionReader {
     }
   }
 
+  // A "Mitigation steps:" paragraph is a label only right before its list;
+  // elsewhere it is resolution text (the exporter does not escape it).
+  bool IsMitigationLabel(size_t index) const {
+    const std::string label = NormalizeHeading(blocks_[index].text);
+    return (label == "mitigation steps" || label == "mitigation") &&
+           index + 1 < blocks_.size() &&
+           blocks_[index + 1].kind == BlockKind::kList;
+  }
+
   void ReadResolution() {
-    for (const Block& block : blocks_) {
+    for (size_t index = 0; index < blocks_.size(); ++index) {
+      const Block& block = blocks_[index];
       if (block.kind == BlockKind::kList) {
         for (const ListItem& item : block.items) {
           pm_.add_mitigation_steps(item.text);
         }
       } else if (block.kind == BlockKind::kParagraph) {
-        const std::string label = NormalizeHeading(block.text);
-        if (label == "mitigation steps" || label == "mitigation") continue;
-        AppendText(pm_.mutable_resolution(), block.text);
+        if (IsMitigationLabel(index)) continue;
+        AppendText(pm_.mutable_resolution(), UnescapeProse(block.text));
       } else if (block.kind == BlockKind::kCode) {
         AppendText(
             pm_.mutable_resolution(),
@@ -1261,6 +1359,25 @@ class SectionReader {
     }
   }
 
+  void ReadLinks() {
+    for (const Block& block : blocks_) {
+      if (block.kind == BlockKind::kLinkDef) {
+        AddLink(block);
+      } else if (block.kind == BlockKind::kList) {
+        for (const ListItem& item : block.items) {
+          if (std::optional<v1::Link> link = ReadLinkBullet(item.text)) {
+            *pm_.add_links() = *std::move(link);
+          } else {
+            Note(item.line,
+                 absl::StrCat("'", item.text, "' is not a link; not imported"));
+          }
+        }
+      } else {
+        Note(block.line, "text beside the links, not imported");
+      }
+    }
+  }
+
   void ReadAttendees(absl::string_view text) {
     std::vector<std::string> names;
     for (absl::string_view piece :
@@ -1281,10 +1398,28 @@ class SectionReader {
     for (std::string& name : names) pm_.add_participants()->set_name(name);
   }
 
+  // Lists are chosen by subheading but created only when an item goes in:
+  // an empty "Lessons learned" section leaves `lessons` unset, as the
+  // exporter leaves the section out when `lessons` is empty.
+  enum class LessonKind { kWentWell, kWentWrong, kGotLucky };
+
+  void AddLesson(LessonKind kind, std::string text) {
+    v1::LessonsLearned* lessons = pm_.mutable_lessons();
+    switch (kind) {
+      case LessonKind::kWentWell:
+        lessons->add_went_well(std::move(text));
+        break;
+      case LessonKind::kWentWrong:
+        lessons->add_went_wrong(std::move(text));
+        break;
+      case LessonKind::kGotLucky:
+        lessons->add_got_lucky(std::move(text));
+        break;
+    }
+  }
+
   void ReadLessons() {
-    auto* lessons = pm_.mutable_lessons();
-    google::protobuf::RepeatedPtrField<std::string>* bucket =
-        lessons->mutable_went_wrong();
+    LessonKind bucket = LessonKind::kWentWrong;
     bool has_list = false;
     for (const Block& block : blocks_) {
       has_list = has_list || block.kind == BlockKind::kList;
@@ -1294,24 +1429,22 @@ class SectionReader {
         case BlockKind::kHeading: {
           const std::string h = NormalizeHeading(block.text);
           if (absl::StrContains(h, "well")) {
-            bucket = lessons->mutable_went_well();
+            bucket = LessonKind::kWentWell;
           } else if (absl::StrContains(h, "lucky")) {
-            bucket = lessons->mutable_got_lucky();
+            bucket = LessonKind::kGotLucky;
           } else {
-            bucket = lessons->mutable_went_wrong();
+            bucket = LessonKind::kWentWrong;
           }
           break;
         }
         case BlockKind::kList:
-          for (const ListItem& item : block.items)
-            bucket->Add()->assign(item.text);
+          for (const ListItem& item : block.items) AddLesson(bucket, item.text);
           break;
         case BlockKind::kParagraph:
           if (has_list) {
             Note(block.line, "text beside the list, not imported");
           } else {
-            bucket->Add()->assign(
-                absl::StrReplaceAll(block.text, {{"\n", " "}}));
+            AddLesson(bucket, absl::StrReplaceAll(block.text, {{"\n", " "}}));
           }
           break;
         case BlockKind::kLinkDef:

@@ -23,6 +23,13 @@
 //   zone leaves `at` unset and is reported. A date-only time means midnight.
 // - Unknown sections are kept in `narrative` (under their heading) and
 //   reported.
+// - A "Links" section ("Related links", "References") takes "[title](url)",
+//   bare URLs and "title: url" bullets; other bullets are reported.
+// - PostmortemToMarkdown's escapes are undone: one leading "\" of each line
+//   of prose (summary, impact, detection, resolution, text under the title;
+//   not unknown sections, kept verbatim); in table cells "\|", "<br>" and
+//   the entities, decoded in one pass.
+// - An empty "Lessons learned" section leaves `lessons` unset.
 
 #include <cstddef>
 #include <string>

@@ -309,6 +309,118 @@ TEST(MarkdownImportTest, FlatLessonsListGoesToWentWrong) {
               ElementsAre("Test more", "Alert sooner"));
 }
 
+TEST(MarkdownImportTest, EmptyLessonsSectionLeavesLessonsUnset) {
+  const MarkdownImport import =
+      MustImport("# T\n\n## Lessons Learned\n\n## Attendees\n\nSC, SD\n");
+  EXPECT_FALSE(import.postmortem.has_lessons());
+  const MarkdownImport only_headings = MustImport(
+      "## Lessons learned\n\n### What went well\n\n### Where we got lucky\n");
+  EXPECT_FALSE(only_headings.postmortem.has_lessons());
+}
+
+TEST(MarkdownImportTest, LinksSectionReadsLinksInEveryForm) {
+  const MarkdownImport import = MustImport(
+      "# T\n\n## Links\n\n"
+      "- [Dashboard](https://grafana.example/d/payments)\n"
+      "- [A \\] and \\\\ title](https://en.wikipedia.org/wiki/X_(y))\n"
+      "- [Runbook](https://wiki.example/run) for the pager\n"
+      "- https://bare.example/x\n"
+      "- <https://angle.example/y>\n"
+      "- Incident channel: https://chat.example/c/1\n"
+      "- [Empty]()\n");
+  const auto& links = import.postmortem.links();
+  ASSERT_EQ(links.size(), 7);
+  EXPECT_EQ(links[0].title(), "Dashboard");
+  EXPECT_EQ(links[0].url(), "https://grafana.example/d/payments");
+  EXPECT_EQ(links[1].title(), "A ] and \\ title");
+  EXPECT_EQ(links[1].url(), "https://en.wikipedia.org/wiki/X_(y)");
+  EXPECT_EQ(links[2].title(), "Runbook for the pager");
+  EXPECT_EQ(links[2].url(), "https://wiki.example/run");
+  EXPECT_EQ(links[3].title(), "");
+  EXPECT_EQ(links[3].url(), "https://bare.example/x");
+  EXPECT_EQ(links[4].url(), "https://angle.example/y");
+  EXPECT_EQ(links[5].title(), "Incident channel");
+  EXPECT_EQ(links[5].url(), "https://chat.example/c/1");
+  EXPECT_EQ(links[6].title(), "Empty");
+  EXPECT_EQ(links[6].url(), "");
+  EXPECT_EQ(import.postmortem.narrative(), "");
+  for (const UnmappedPart& part : import.unmapped) {
+    EXPECT_NE(part.section, "Links") << part.reason;
+  }
+}
+
+TEST(MarkdownImportTest, LinksSectionSynonymsAndLinkDefinitions) {
+  const MarkdownImport import = MustImport(
+      "## References\n\n[pr]: https://github.example/pr/1\n\n"
+      "## Related links\n\n- https://x.example\n");
+  ASSERT_EQ(import.postmortem.links_size(), 2);
+  EXPECT_EQ(import.postmortem.links(0).title(), "pr");
+  EXPECT_EQ(import.postmortem.links(1).url(), "https://x.example");
+}
+
+TEST(MarkdownImportTest, WhatInTheLinksSectionIsNoLinkIsReported) {
+  const MarkdownImport import =
+      MustImport("## Links\n\n- ask the on-call\n\nSee also the wiki.\n");
+  EXPECT_EQ(import.postmortem.links_size(), 0);
+  EXPECT_TRUE(HasNote(import, "'ask the on-call' is not a link"));
+  EXPECT_TRUE(HasNote(import, "text beside the links"));
+}
+
+TEST(MarkdownImportTest, OneLeadingBackslashIsRemovedFromProseLines) {
+  const MarkdownImport import = MustImport(
+      "# T\n\n\\- under the title\n\n"
+      "## Summary\n\n\\# not a heading\n\\---\n\\- not a list\n"
+      "\\\\ a backslash\n3.5 GB \\ stays\n\n"
+      "## Impact\n\n\\- Users affected: 3 is prose\n\n- Users affected: 4\n\n"
+      "## Detection\n\n\\| not a table\n\n"
+      "## Resolution\n\n\\```\nrolled back\n\\```\n");
+  const v1::Postmortem& pm = import.postmortem;
+  EXPECT_EQ(pm.summary(),
+            "# not a heading\n---\n- not a list\n\\ a backslash\n"
+            "3.5 GB \\ stays");
+  EXPECT_EQ(pm.narrative(), "- under the title");
+  EXPECT_EQ(pm.impact().description(), "- Users affected: 3 is prose");
+  EXPECT_EQ(pm.impact().users_affected(), 4);
+  EXPECT_EQ(pm.detection().description(), "| not a table");
+  EXPECT_EQ(pm.resolution(), "```\nrolled back\n```");
+}
+
+TEST(MarkdownImportTest, HeadingKeepsAHashThatIsNoClosingSequence) {
+  const MarkdownImport import =
+      MustImport("# T\n\n## Ports in C# ##\n\n## C#\n");
+  EXPECT_EQ(import.postmortem.narrative(), "## Ports in C#\n\n## C#");
+}
+
+TEST(MarkdownImportTest, MitigationLabelIsTextUnlessAListFollows) {
+  const MarkdownImport with_steps = MustImport(
+      "## Resolution\n\nRolled back.\n\nMitigation steps:\n\n- Drain\n");
+  EXPECT_EQ(with_steps.postmortem.resolution(), "Rolled back.");
+  EXPECT_THAT(with_steps.postmortem.mitigation_steps(), ElementsAre("Drain"));
+  const MarkdownImport without =
+      MustImport("## Resolution\n\nRolled back.\n\nMitigation steps:\n");
+  EXPECT_EQ(without.postmortem.resolution(),
+            "Rolled back.\n\nMitigation steps:");
+}
+
+TEST(MarkdownImportTest, UnknownSectionsKeepTheirBackslashes) {
+  const MarkdownImport import =
+      MustImport("# T\n\n## Weather\n\n\\- verbatim\n");
+  EXPECT_EQ(import.postmortem.narrative(), "## Weather\n\n\\- verbatim");
+}
+
+TEST(MarkdownImportTest, TableCellEscapesAreUndone) {
+  const MarkdownImport import = MustImport(
+      "## Action items\n\n| Action | Owner |\n| --- | --- |\n"
+      "| Split a \\| b<br>then R&D &amp;amp; ops &amp;lt; x | team\\|x |\n"
+      "| one<br/>two<br />three &lt;br&gt; | ops |\n");
+  ASSERT_EQ(import.postmortem.action_items_size(), 2);
+  EXPECT_EQ(import.postmortem.action_items(0).description(),
+            "Split a | b\nthen R&D &amp; ops &lt; x");
+  EXPECT_EQ(import.postmortem.action_items(0).owner(), "team|x");
+  EXPECT_EQ(import.postmortem.action_items(1).description(),
+            "one\ntwo\nthree <br>");
+}
+
 TEST(MarkdownImportTest, UnknownSectionIsKeptInNarrativeAndReported) {
   const MarkdownImport import = MustImport("# T\n\n## Weather\n\nSunny.\n");
   EXPECT_THAT(import.postmortem.narrative(), HasSubstr("Sunny."));
