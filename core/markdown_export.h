@@ -18,10 +18,10 @@
 //   starts with its own "## " heading, else right under the title.
 // - Escaping, so that ImportMarkdown reads back the same value: in a table
 //   cell "|" becomes "\|", a newline "<br>", a literal "<br>" "&lt;br>" and
-//   "&" before an entity name "&amp;"; a prose line that Markdown would read as structure (a heading,
-//   a fence, a table row, a rule, a list item) or that starts with "\" gets
-//   a leading "\"; front matter values are double-quoted (with \" \\ \n \t)
-//   when YAML would misread them.
+//   "&" before an entity name "&amp;"; a prose line that Markdown would read as
+//   structure (a heading, a fence, a table row, a rule, a list item) or that
+//   starts with "\" gets a leading "\"; front matter values are double-quoted
+//   (with \" \\ \n \t) when YAML would misread them.
 // - Times are UTC, RFC 3339 in the front matter and "YYYY-MM-DD HH:MM[:SS]"
 //   in the timeline; sub-second parts are not written.
 

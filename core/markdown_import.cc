@@ -1188,9 +1188,22 @@ class SectionReader {
   }
 
   void AddLink(const Block& block) {
-    v1::Link* link = pm_.add_links();
-    link->set_title(block.text);
-    link->set_url(block.url);
+    v1::Link link;
+    link.set_title(block.text);
+    link.set_url(block.url);
+    KeepLink(block.line, std::move(link));
+  }
+
+  // A link is kept only when its URL is empty or an absolute http(s) URL,
+  // as the API requires; a relative one (another document in the same
+  // repository) has nowhere to point once imported, so it is reported.
+  void KeepLink(int line, v1::Link link) {
+    if (link.url().empty() || IsWebUrl(link.url())) {
+      *pm_.add_links() = std::move(link);
+      return;
+    }
+    Note(line, absl::StrCat("link to '", link.url(),
+                            "' is not an http(s) URL; not imported"));
   }
 
   void ReadUnknown() {
@@ -1366,7 +1379,7 @@ class SectionReader {
       } else if (block.kind == BlockKind::kList) {
         for (const ListItem& item : block.items) {
           if (std::optional<v1::Link> link = ReadLinkBullet(item.text)) {
-            *pm_.add_links() = *std::move(link);
+            KeepLink(item.line, *std::move(link));
           } else {
             Note(item.line,
                  absl::StrCat("'", item.text, "' is not a link; not imported"));

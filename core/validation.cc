@@ -108,23 +108,6 @@ bool HasControlCharacter(absl::string_view text) {
   return false;
 }
 
-bool IsWebUrl(absl::string_view url) {
-  absl::string_view rest;
-  if (absl::StartsWithIgnoreCase(url, "https://")) {
-    rest = url.substr(8);
-  } else if (absl::StartsWithIgnoreCase(url, "http://")) {
-    rest = url.substr(7);
-  } else {
-    return false;
-  }
-  if (rest.empty() || rest.front() == '/') return false;  // no host
-  for (const char c : rest) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte <= 0x20 || byte == 0x7F) return false;
-  }
-  return true;
-}
-
 struct TextLimit {
   absl::string_view field;
   size_t max_bytes;
@@ -407,6 +390,23 @@ std::string FindUncleanString(const Descriptor& type,
 }  // namespace
 
 bool IsCleanUtf8(absl::string_view text) { return TextProblem(text).empty(); }
+
+bool IsWebUrl(absl::string_view url) {
+  absl::string_view rest;
+  if (absl::StartsWithIgnoreCase(url, "https://")) {
+    rest = url.substr(8);
+  } else if (absl::StartsWithIgnoreCase(url, "http://")) {
+    rest = url.substr(7);
+  } else {
+    return false;
+  }
+  if (rest.empty() || rest.front() == '/') return false;  // no host
+  for (const char c : rest) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte == 0x7F) return false;
+  }
+  return true;
+}
 
 bool IsUuid(absl::string_view text) {
   if (text.size() != 36) return false;

@@ -42,6 +42,10 @@ absl::Status ValidateDelete(const v1::DeletePostmortemRequest& request);
 // True when `text` is valid UTF-8 and holds no NUL byte.
 bool IsCleanUtf8(absl::string_view text);
 
+// True for an absolute http:// or https:// URL with a host and no spaces
+// or control characters: what links and tracker URLs must be.
+bool IsWebUrl(absl::string_view url);
+
 // True for the canonical 8-4-4-4-12 hex form that ids are written in.
 bool IsUuid(absl::string_view text);
 

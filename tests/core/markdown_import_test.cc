@@ -366,6 +366,25 @@ TEST(MarkdownImportTest, WhatInTheLinksSectionIsNoLinkIsReported) {
   EXPECT_TRUE(HasNote(import, "text beside the links"));
 }
 
+// The API keeps only absolute http(s) links; a link to a sibling document
+// (as the DFDS write-ups have) is reported, not stored where the server
+// would refuse the whole postmortem.
+TEST(MarkdownImportTest, RelativeLinksAreReportedNotKept) {
+  const MarkdownImport import = MustImport(
+      "# T\n\n## Links\n\n- [earlier](PM2019-009%20-%20IP.md)\n"
+      "- [runbook](https://wiki.example/runbook)\n\n"
+      "[PM2019-009]: PM2019-009%20-%20IP.md\n");
+  ASSERT_EQ(import.postmortem.links_size(), 1);
+  EXPECT_EQ(import.postmortem.links(0).url(), "https://wiki.example/runbook");
+  EXPECT_TRUE(HasNote(
+      import, "link to 'PM2019-009%20-%20IP.md' is not an http(s) URL"));
+  int reported = 0;
+  for (const UnmappedPart& part : import.unmapped) {
+    reported += absl::StrContains(part.reason, "is not an http(s) URL");
+  }
+  EXPECT_EQ(reported, 2);
+}
+
 TEST(MarkdownImportTest, OneLeadingBackslashIsRemovedFromProseLines) {
   const MarkdownImport import = MustImport(
       "# T\n\n\\- under the title\n\n"
