@@ -53,6 +53,48 @@ const std::vector<CommandSpec>& Commands() {
        "finds the postmortem (at most 10 s; the\nSEARCHABLE column says "
        "whether it got there in time).\n"},
       {"get", 1, 1, {}, "deja get ID", "Shows one postmortem.\n"},
+      {"import",
+       1,
+       SIZE_MAX,
+       {"team", "service", "severity", "owner", "dry-run", "batch", "no-wait",
+        "verbose"},
+       "deja import PATH... [--team T] [--service S] [--severity SEV1..5] "
+       "[--owner O]\n"
+       "                   [--dry-run] [--batch N] [--no-wait] [--verbose]",
+       "Imports postmortems: Markdown files (.md, .markdown), JSON Lines files "
+       "(.jsonl,\none deja.v1.Postmortem per line) and directories of them "
+       "(recursively, hidden\nentries skipped). Bad files and lines are "
+       "reported as rejected; the rest goes\non. Running the same import "
+       "again creates nothing (the request id comes from\nthe external id, "
+       "else the file's path under PATH and its content).\n"
+       "Fields a write-up lacks get defaults, tagged \"import-defaults\": "
+       "team --team\n(else \"imported\"), services --service (else "
+       "\"unknown\"), severity --severity\n(else SEV3), start time the "
+       "earliest time in the document, action-item\nowners --owner (else the "
+       "team). --dry-run only validates. --batch N records\nper message "
+       "(default 100, 1 to 1000). After an import it waits until search\n"
+       "finds the records (until the index stops moving for 1 minute) unless\n"
+       "--no-wait. --timeout "
+       "bounds how\nlong dejad may make no progress (default 60 s). "
+       "--verbose lists every note.\nExit status 1 when a record was "
+       "rejected.\n"},
+      {"new",
+       0,
+       1,
+       {},
+       "deja new [FILE]",
+       "Writes the postmortem template, dated today, to FILE (never over an "
+       "existing\nfile) or to stdout. Fill it in, then `deja import FILE`.\n"},
+      {"export",
+       1,
+       1,
+       {"format"},
+       "deja export ID [--format markdown|json|summary]",
+       "Writes a postmortem as Markdown in the template's form (the default; "
+       "`deja\nimport` reads it back), as JSON (the API's, one line), or as "
+       "a short plain-text\nsummary to post to a wider audience: title, "
+       "impact, root causes, what fixed\nit, action items with owners.\n"},
+
       {"list",
        0,
        0,
@@ -249,7 +291,8 @@ const CommandSpec* FindCommand(absl::string_view name) {
 
 // Every option that is a flag; all others take a value.
 bool IsFlag(absl::string_view name) {
-  return name == "json" || name == "help" || name == "all" || name == "wait";
+  return name == "json" || name == "help" || name == "all" || name == "wait" ||
+         name == "dry-run" || name == "no-wait" || name == "verbose";
 }
 
 bool IsKnownOption(absl::string_view name) {

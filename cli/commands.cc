@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -21,9 +25,13 @@
 #include "absl/strings/str_split.h"
 #include "cli/command_line.h"
 #include "cli/format.h"
+#include "cli/import_records.h"
+#include "cli/progress.h"
 #include "cli/render.h"
 #include "cli/search_render.h"
 #include "cli/stats_render.h"
+#include "core/import_defaults.h"
+#include "core/markdown_export.h"
 #include "core/stats_validation.h"
 #include "core/status_macros.h"
 #include "deja/v1/admin_service.grpc.pb.h"
@@ -31,6 +39,7 @@
 #include "deja/v1/recurrence_service.grpc.pb.h"
 #include "deja/v1/search_service.grpc.pb.h"
 #include "deja/v1/stats_service.grpc.pb.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 
@@ -49,6 +58,70 @@ constexpr absl::Duration kRebuildTimeout = absl::Hours(6);
 constexpr absl::Duration kProgressEvery = absl::Seconds(5);
 // Paths are cut from the front: the file name is what tells rows apart.
 constexpr size_t kFileWidth = 40;
+constexpr size_t kImportSourceWidth = 56;
+constexpr int kDefaultImportBatch = 100;
+constexpr int kMaxImportBatch = 1000;
+// The server answers at most this many records per ImportPostmortems call
+// (PostmortemService::kMaxImportRecords); a larger import takes several.
+constexpr size_t kMaxImportRecordsPerCall = 10000;
+// Without --timeout, how long dejad may go without taking a message of an
+// import before the CLI gives up. The whole stream has no deadline: 10,000
+// records take minutes.
+constexpr absl::Duration kImportIdleTimeout = absl::Seconds(60);
+// After an import, how often to look at the index, and how long it may go
+// without getting closer before the CLI stops waiting (a big import takes
+// minutes to index; a stuck indexer should not hold the terminal).
+constexpr absl::Duration kIndexPollEvery = absl::Milliseconds(200);
+constexpr absl::Duration kIndexStallLimit = absl::Seconds(60);
+// Rows of notes and blameless warnings shown without --verbose / --json.
+constexpr size_t kMaxNoteRows = 20;
+constexpr size_t kMaxWarningLines = 20;
+
+// Cancels a call when nothing happened for `idle`: Touch() after each step.
+class IdleWatchdog {
+ public:
+  IdleWatchdog(grpc::ClientContext& context, absl::Duration idle)
+      : context_(context), idle_(idle), thread_([this] { Watch(); }) {}
+  ~IdleWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void Touch() {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_ = absl::Now();
+  }
+  bool fired() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fired_;
+  }
+
+ private:
+  void Watch() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopped_) {
+      const absl::Time deadline = last_ + idle_;
+      if (absl::Now() >= deadline) {
+        fired_ = true;
+        context_.TryCancel();
+        return;
+      }
+      wake_.wait_until(lock, absl::ToChronoTime(deadline));
+    }
+  }
+
+  grpc::ClientContext& context_;
+  const absl::Duration idle_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  absl::Time last_ = absl::Now();
+  bool stopped_ = false;
+  bool fired_ = false;
+  std::thread thread_;  // last: starts once the rest is set
+};
 
 // gRPC's codes are abseil's codes, number for number.
 std::string CodeName(grpc::StatusCode code) {
@@ -180,6 +253,9 @@ class Session {
     const std::string& command = line_.command;
     if (command == "submit") return Submit();
     if (command == "get") return Get();
+    if (command == "import") return Import();
+    if (command == "new") return New();
+    if (command == "export") return Export();
     if (command == "list") return List();
     if (command == "update") return Update();
     if (command == "update-action") return UpdateAction();
@@ -342,6 +418,407 @@ class Session {
     } else {
       out() << RenderPostmortem(postmortem, env_.now);
     }
+    return kExitOk;
+  }
+
+  // ------------------------------------------------------------ import
+
+  absl::StatusOr<ImportDefaults> ReadImportDefaults() {
+    ImportDefaults defaults;
+    defaults.team = line_.Get("team");
+    defaults.service = line_.Get("service");
+    defaults.owner = line_.Get("owner");
+    for (absl::string_view name : {"team", "service", "owner"}) {
+      if (line_.Has(name) &&
+          absl::StripAsciiWhitespace(line_.Get(name)).empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, " is empty"));
+      }
+    }
+    if (line_.Has("severity")) {
+      DEJA_ASSIGN_OR_RETURN(defaults.severity,
+                            ParseSeverity(line_.Get("severity")));
+    }
+    return defaults;
+  }
+
+  absl::StatusOr<int> ReadBatchSize() {
+    if (!line_.Has("batch")) return kDefaultImportBatch;
+    int batch = 0;
+    if (!absl::SimpleAtoi(line_.Get("batch"), &batch) || batch < 1 ||
+        batch > kMaxImportBatch) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --batch '", line_.Get("batch"),
+                       "' (expected 1 to ", kMaxImportBatch, ")"));
+    }
+    return batch;
+  }
+
+  // Streams the records of `records` at `indices` in batches, over as many
+  // calls as the server's per-call limit needs; fills `response` with the
+  // results of all of them, in order. Progress goes to stderr.
+  grpc::Status StreamImport(const std::vector<SourceRecord>& records,
+                            const std::vector<size_t>& indices, int batch,
+                            bool dry_run,
+                            v1::ImportPostmortemsResponse& response,
+                            bool& went_idle) {
+    const absl::Time start = absl::Now();
+    ProgressDisplay progress(err(), env_.err_is_terminal && !line_.json, start);
+    const char* label = dry_run ? "checking" : "importing";
+    const int64_t total = static_cast<int64_t>(indices.size());
+    int64_t sent = 0;
+    grpc::Status status;
+    for (size_t first = 0; first < indices.size() && status.ok();
+         first += kMaxImportRecordsPerCall) {
+      const size_t end =
+          std::min(indices.size(), first + kMaxImportRecordsPerCall);
+      std::vector<v1::ImportRecord> wire;
+      std::vector<size_t> sizes;
+      wire.reserve(end - first);
+      for (size_t i = first; i < end; ++i) {
+        const SourceRecord& source = records[indices[i]];
+        v1::ImportRecord& record = wire.emplace_back();
+        record.set_source(source.source);
+        record.set_request_id(source.request_id);
+        *record.mutable_postmortem() = source.postmortem;
+        sizes.push_back(record.ByteSizeLong());
+      }
+      const absl::Duration idle =
+          line_.timeout_given ? line_.timeout : kImportIdleTimeout;
+      grpc::ClientContext context;
+      IdleWatchdog watchdog(context, idle);
+      v1::ImportPostmortemsResponse part;
+      auto writer = stub().ImportPostmortems(&context, &part);
+      size_t written = 0;
+      for (size_t count : PlanBatches(sizes, batch, kMaxImportMessageBytes)) {
+        v1::ImportPostmortemsRequest request;
+        request.set_dry_run(dry_run);
+        for (size_t i = 0; i < count; ++i) {
+          *request.add_records() = std::move(wire[written + i]);
+        }
+        if (!writer->Write(request)) break;  // Finish() says why
+        watchdog.Touch();
+        written += count;
+        sent += static_cast<int64_t>(count);
+        const absl::Time now = absl::Now();
+        if (!line_.json) {
+          progress.Show(
+              ProgressLine(label, sent, total, now - start, env_.err_columns),
+              PlainProgressLine(label, sent, total, now - start),
+              static_cast<double>(sent) / total, now);
+        }
+      }
+      writer->WritesDone();
+      status = writer->Finish();
+      went_idle = watchdog.fired();
+      for (v1::ImportResult& result : *part.mutable_results()) {
+        *response.add_results() = std::move(result);
+      }
+    }
+    progress.Finish(ProgressLine(label, sent, total, absl::Now() - start,
+                                 env_.err_columns));
+    return status;
+  }
+
+  void PrintImportWarnings(const std::vector<SourceRecord>& records,
+                           const std::vector<v1::ImportResult>& results) {
+    size_t printed = 0;
+    size_t more = 0;
+    for (size_t i = 0; i < results.size(); ++i) {
+      for (const v1::BlamelessFinding& warning : results[i].warnings()) {
+        if (printed == kMaxWarningLines) {
+          ++more;
+          continue;
+        }
+        ++printed;
+        err() << "warning: " << records[i].source << ": " << warning.field()
+              << ": \"" << OneLine(warning.phrase()) << "\" \xE2\x80\x94 "
+              << warning.suggestion() << "\n";
+      }
+    }
+    if (more > 0) {
+      err() << "warning: ... " << more
+            << " more blameless warnings (--json lists them all)\n";
+    }
+  }
+
+  // One JSON line per record: the ImportResult, plus "defaulted" and
+  // "unmapped" when there are any.
+  void PrintImportResultJson(const SourceRecord& record,
+                             const v1::ImportResult& result) {
+    std::string json = ToJson(result);
+    google::protobuf::Struct extra;
+    auto& fields = *extra.mutable_fields();
+    if (!record.defaulted.empty()) {
+      auto* list = fields["defaulted"].mutable_list_value();
+      for (const std::string& name : record.defaulted) {
+        list->add_values()->set_string_value(name);
+      }
+    }
+    if (!record.unmapped.empty()) {
+      auto* list = fields["unmapped"].mutable_list_value();
+      for (const UnmappedPart& part : record.unmapped) {
+        auto& entry =
+            *list->add_values()->mutable_struct_value()->mutable_fields();
+        entry["line"].set_number_value(part.line);
+        entry["section"].set_string_value(part.section);
+        entry["reason"].set_string_value(part.reason);
+      }
+    }
+    if (!fields.empty() && json.size() >= 2) {
+      const std::string more = ToJson(extra);
+      json = absl::StrCat(json.substr(0, json.size() - 1), ",", more.substr(1));
+    }
+    out() << json << "\n";
+  }
+
+  void PrintImportTables(const std::vector<SourceRecord>& records,
+                         const std::vector<v1::ImportResult>& results,
+                         bool dry_run) {
+    int counts[5] = {0, 0, 0, 0, 0};
+    for (const v1::ImportResult& result : results) ++counts[result.outcome()];
+    Table summary({"OUTCOME", "RECORDS"});
+    if (dry_run) {
+      summary.AddRow({"valid", absl::StrCat(counts[v1::ImportResult::VALID])});
+    } else {
+      summary.AddRow(
+          {"imported", absl::StrCat(counts[v1::ImportResult::IMPORTED])});
+      summary.AddRow(
+          {"unchanged", absl::StrCat(counts[v1::ImportResult::UNCHANGED])});
+    }
+    summary.AddRow(
+        {"rejected", absl::StrCat(counts[v1::ImportResult::REJECTED])});
+    out() << summary.Render();
+
+    // Sources are shown without the directory they all share (said once
+    // above the tables), and cut in the middle: write-ups are often told
+    // apart by both a leading number and a trailing title.
+    const std::string common = CommonDirectory(records);
+    auto shown = [&common](absl::string_view source) {
+      absl::ConsumePrefix(&source, common);
+      return TruncateMiddleToWidth(source, kImportSourceWidth);
+    };
+    Table rejected({"SOURCE", "REASON"});
+    for (const v1::ImportResult& result : results) {
+      if (result.outcome() != v1::ImportResult::REJECTED) continue;
+      rejected.AddRow({shown(result.source()), OneLine(result.reason())});
+    }
+    Table notes({"SOURCE", "NOTES"});
+    size_t hidden = 0;
+    for (size_t i = 0; i < records.size(); ++i) {
+      const std::string text =
+          ImportNotes(records[i], results[i].warnings_size());
+      if (text.empty()) continue;
+      if (notes.row_count() == kMaxNoteRows && !line_.Has("verbose")) {
+        ++hidden;
+        continue;
+      }
+      notes.AddRow({shown(records[i].source), text});
+    }
+    if (!common.empty() && rejected.row_count() + notes.row_count() > 0) {
+      out() << "\nsources in " << common << "\n";
+    }
+    if (rejected.row_count() > 0) out() << "\n" << rejected.Render();
+    if (notes.row_count() > 0) out() << "\n" << notes.Render();
+    if (hidden > 0) {
+      out() << "... " << hidden << " more (--verbose shows all)\n";
+    }
+  }
+
+  // Waits until the indexer has caught up with what was just stored, so
+  // that "imported" means "searchable". Problems are notes: the import
+  // itself succeeded.
+  bool WaitUntilSearchable() {
+    auto admin = v1::AdminService::NewStub(channel());
+    const absl::Time start = absl::Now();
+    ProgressDisplay progress(err(), env_.err_is_terminal && !line_.json, start);
+    int64_t first_pending = -1;
+    int64_t lowest_pending = -1;
+    absl::Time last_progress = start;
+    std::string last_line;
+    while (true) {
+      v1::IndexStatus status;
+      const grpc::Status result = admin->GetIndexStatus(
+          NewContext().get(), v1::GetIndexStatusRequest(), &status);
+      if (!result.ok()) {
+        progress.Finish(last_line);
+        err() << "deja: note: could not check the search index ("
+              << CodeName(result.error_code()) << ": "
+              << FirstLine(result.error_message()) << ")\n";
+        return false;
+      }
+      if (!status.indexer_running()) {
+        progress.Finish(last_line);
+        err() << "deja: note: this dejad runs no indexer; the records become "
+                 "searchable once one runs\n";
+        return false;
+      }
+      if (status.pending() == 0) {
+        progress.Finish("indexing: 0 pending");
+        return true;
+      }
+      if (first_pending < 0) first_pending = status.pending();
+      const absl::Time now = absl::Now();
+      if (lowest_pending < 0 || status.pending() < lowest_pending) {
+        lowest_pending = status.pending();
+        last_progress = now;
+      }
+      if (now - last_progress >= kIndexStallLimit) {
+        progress.Finish(last_line);
+        err() << "deja: note: the search index is still " << status.pending()
+              << " behind and has not moved for "
+              << CompactDuration(kIndexStallLimit)
+              << "; see 'deja admin index-status'\n";
+        return false;
+      }
+      last_line = absl::StrCat("indexing: ", status.pending(), " pending");
+      const double fraction =
+          first_pending > 0
+              ? 1.0 - static_cast<double>(status.pending()) / first_pending
+              : 0.0;
+      progress.Show(last_line, last_line, fraction, now);
+      absl::SleepFor(kIndexPollEvery);
+    }
+  }
+
+  int Import() {
+    auto defaults = ReadImportDefaults();
+    if (!defaults.ok()) return UsageFailure(defaults.status().message());
+    auto batch = ReadBatchSize();
+    if (!batch.ok()) return UsageFailure(batch.status().message());
+    const bool dry_run = line_.Has("dry-run");
+
+    std::vector<SourceRecord> records =
+        ReadImportRecords(line_.args, *defaults);
+    if (records.empty()) {
+      err() << "deja: no .md, .markdown or .jsonl files in "
+            << absl::StrJoin(line_.args, ", ") << "\n";
+      return kExitFailure;
+    }
+    std::vector<v1::ImportResult> results(records.size());
+    std::vector<size_t> to_send;
+    for (size_t i = 0; i < records.size(); ++i) {
+      results[i].set_source(records[i].source);
+      if (records[i].problem.empty()) {
+        const size_t bytes = records[i].postmortem.ByteSizeLong();
+        if (bytes > kMaxImportRecordBytes) {
+          records[i].problem =
+              absl::StrCat("too large to send (", bytes, " bytes; at most ",
+                           kMaxImportRecordBytes, ")");
+        } else {
+          to_send.push_back(i);
+          continue;
+        }
+      }
+      results[i].set_outcome(v1::ImportResult::REJECTED);
+      results[i].set_reason(records[i].problem);
+    }
+
+    if (!to_send.empty()) {
+      v1::ImportPostmortemsResponse response;
+      bool went_idle = false;
+      const grpc::Status status =
+          StreamImport(records, to_send, *batch, dry_run, response, went_idle);
+      if (went_idle) {
+        err() << "deja: DEADLINE_EXCEEDED: dejad at " << line_.server
+              << " made no progress for "
+              << absl::FormatDuration(line_.timeout_given ? line_.timeout
+                                                          : kImportIdleTimeout)
+              << " (see --timeout); records sent before are stored, and "
+                 "running the import again continues\n";
+        return kExitFailure;
+      }
+      if (!status.ok()) return RpcFailure(status);
+      if (response.results_size() != static_cast<int>(to_send.size())) {
+        err() << "deja: INTERNAL: dejad answered " << response.results_size()
+              << " results for " << to_send.size() << " records\n";
+        return kExitFailure;
+      }
+      for (size_t i = 0; i < to_send.size(); ++i) {
+        results[to_send[i]] = response.results(static_cast<int>(i));
+      }
+    }
+
+    PrintImportWarnings(records, results);
+    if (!line_.json) PrintImportTables(records, results, dry_run);
+    bool searchable = false;
+    const bool stored_some = std::any_of(
+        results.begin(), results.end(), [](const v1::ImportResult& result) {
+          return result.outcome() == v1::ImportResult::IMPORTED ||
+                 result.outcome() == v1::ImportResult::UNCHANGED;
+        });
+    if (!dry_run && !line_.Has("no-wait") && stored_some) {
+      searchable = WaitUntilSearchable();
+      if (searchable && !line_.json) out() << "searchable: yes\n";
+    }
+    int counts[5] = {0, 0, 0, 0, 0};
+    for (const v1::ImportResult& result : results) ++counts[result.outcome()];
+    if (line_.json) {
+      for (size_t i = 0; i < records.size(); ++i) {
+        PrintImportResultJson(records[i], results[i]);
+      }
+      out() << absl::StrFormat(
+          "{\"imported\":%d,\"unchanged\":%d,\"rejected\":%d,\"valid\":%d,"
+          "\"dryRun\":%s,\"searchable\":%s}\n",
+          counts[v1::ImportResult::IMPORTED],
+          counts[v1::ImportResult::UNCHANGED],
+          counts[v1::ImportResult::REJECTED], counts[v1::ImportResult::VALID],
+          dry_run ? "true" : "false", searchable ? "true" : "false");
+    }
+    return counts[v1::ImportResult::REJECTED] == 0 ? kExitOk : kExitFailure;
+  }
+
+  // --------------------------------------------------------- new, export
+
+  int New() {
+    const std::string text = FilledTemplate(
+        absl::FormatTime("%Y-%m-%d", env_.now, absl::UTCTimeZone()));
+    if (line_.args.empty()) {
+      out() << text;
+      return kExitOk;
+    }
+    const std::string& path = line_.args[0];
+    // "x": fail instead of replacing someone's half-written postmortem.
+    std::FILE* file = std::fopen(path.c_str(), "wx");
+    if (file == nullptr) {
+      return FileFailure(path,
+                         errno == EEXIST ? "exists" : std::strerror(errno));
+    }
+    const bool written =
+        std::fwrite(text.data(), 1, text.size(), file) == text.size();
+    if (std::fclose(file) != 0 || !written) {
+      return FileFailure(path, std::strerror(errno));
+    }
+    out() << "wrote " << path << "; fill it in, then: deja import "
+          << ShellQuote(path) << "\n";
+    return kExitOk;
+  }
+
+  int Export() {
+    const std::string format = line_.Has("format")
+                                   ? absl::AsciiStrToLower(line_.Get("format"))
+                                   : "markdown";
+    if (format != "markdown" && format != "json" && format != "summary") {
+      return UsageFailure(
+          absl::StrCat("invalid --format '", line_.Get("format"),
+                       "' (expected markdown, json or summary)"));
+    }
+    v1::GetPostmortemRequest request;
+    request.set_id(line_.args[0]);
+    v1::Postmortem postmortem;
+    const grpc::Status status =
+        stub().GetPostmortem(NewContext().get(), request, &postmortem);
+    if (!status.ok()) return RpcFailure(status);
+    std::string text;
+    if (format == "json" || line_.json) {
+      text = ToJson(postmortem);
+    } else if (format == "summary") {
+      text = PostmortemSummaryText(postmortem);
+    } else {
+      text = PostmortemToMarkdown(postmortem);
+    }
+    out() << text;
+    if (text.empty() || text.back() != '\n') out() << "\n";
     return kExitOk;
   }
 

@@ -32,6 +32,10 @@ struct Environment {
       connect;
   // Decides which action items are overdue.
   absl::Time now = absl::Now();
+  // Whether stderr is a terminal (progress is then redrawn in place), and
+  // its width in columns.
+  bool err_is_terminal = false;
+  size_t err_columns = 80;
   std::istream* in = nullptr;
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;

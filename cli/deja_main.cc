@@ -1,5 +1,8 @@
 // `deja`: the command-line client of dejad. See docs/cli.md.
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -17,6 +20,12 @@ int main(int argc, char** argv) {
   env.connect = [](const std::string& server) {
     return grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
   };
+  env.err_is_terminal = isatty(STDERR_FILENO) == 1;
+  if (winsize size{}; env.err_is_terminal &&
+                      ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 &&
+                      size.ws_col > 0) {
+    env.err_columns = size.ws_col;
+  }
   env.in = &std::cin;
   env.out = &std::cout;
   env.err = &std::cerr;

@@ -85,6 +85,25 @@ std::string TruncateLeftToWidth(absl::string_view text, size_t width) {
   return absl::StrCat(kEllipsis, text.substr(start));
 }
 
+std::string TruncateMiddleToWidth(absl::string_view text, size_t width) {
+  const size_t total = DisplayWidth(text);
+  if (total <= width) return std::string(text);
+  if (width == 0) return "";
+  const size_t head_columns = (width - 1) / 2;
+  const size_t tail_columns = width - 1 - head_columns;
+  size_t head_end = 0;
+  for (size_t kept = 0; kept < head_columns; ++kept) {
+    head_end += SequenceLength(text, head_end);
+  }
+  size_t tail_start = head_end;
+  for (size_t skipped = head_columns; skipped < total - tail_columns;
+       ++skipped) {
+    tail_start += SequenceLength(text, tail_start);
+  }
+  return absl::StrCat(text.substr(0, head_end), kEllipsis,
+                      text.substr(tail_start));
+}
+
 std::string WrapText(absl::string_view text, size_t width) {
   std::vector<std::string> lines;
   for (absl::string_view paragraph : absl::StrSplit(text, '\n')) {
@@ -287,14 +306,7 @@ absl::StatusOr<absl::Time> ParseDateArgument(absl::string_view text,
                    "2024-03-01T14:05:00Z)"));
 }
 
-std::string DefaultRequestId(const v1::Postmortem& postmortem) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    postmortem.SerializeToCodedStream(&coded);
-  }
+std::string Fnv1a128Hex(absl::string_view bytes) {
   // 128-bit FNV-1a: no crypto library needed, and 128 bits make an accidental
   // collision between two postmortems (which the server would reject as
   // FAILED_PRECONDITION) practically impossible.
@@ -306,8 +318,19 @@ std::string DefaultRequestId(const v1::Postmortem& postmortem) {
     hash ^= static_cast<unsigned char>(c);
     hash *= kPrime;
   }
-  return absl::StrFormat("cli-%016x%016x", absl::Uint128High64(hash),
+  return absl::StrFormat("%016x%016x", absl::Uint128High64(hash),
                          absl::Uint128Low64(hash));
+}
+
+std::string DefaultRequestId(const v1::Postmortem& postmortem) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    postmortem.SerializeToCodedStream(&coded);
+  }
+  return absl::StrCat("cli-", Fnv1a128Hex(bytes));
 }
 
 }  // namespace deja::cli

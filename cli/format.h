@@ -29,6 +29,10 @@ std::string TruncateToWidth(absl::string_view text, size_t width);
 // "…/postmortems/03-orders.json".
 std::string TruncateLeftToWidth(absl::string_view text, size_t width);
 
+// `text` cut in the middle, for names whose start and end both matter:
+// "PM2019-010 - Hellman…node deletion.md".
+std::string TruncateMiddleToWidth(absl::string_view text, size_t width);
+
 // `text` re-flowed to lines of at most `width` columns, breaking at spaces;
 // existing line breaks are kept, a word longer than `width` gets a line of
 // its own. No trailing newline.
@@ -88,6 +92,10 @@ absl::StatusOr<absl::Time> ParseDateArgument(absl::string_view text,
 
 // True for a calendar date "YYYY-MM-DD".
 bool IsCalendarDate(absl::string_view text);
+
+// The 128-bit FNV-1a hash of `bytes` as 32 lowercase hex digits. Stable
+// across releases: request ids are made of it.
+std::string Fnv1a128Hex(absl::string_view bytes);
 
 // The request_id `deja submit` sends when none is given: a hash of the
 // postmortem's deterministic binary encoding, so the same content (however

@@ -44,6 +44,17 @@ TEST(TruncateToWidthTest, NeverSplitsUtf8Sequences) {
   EXPECT_EQ(TruncateToWidth("a\xF0\x9F\x94\xA5\xF0\x9F\x94\xA5", 2), "a…");
 }
 
+TEST(TruncateMiddleToWidthTest, KeepsBothEnds) {
+  EXPECT_EQ(TruncateMiddleToWidth("short.md", 10), "short.md");
+  EXPECT_EQ(TruncateMiddleToWidth("PM2019-010 - node deletion.md", 15),
+            "PM2019-\xE2\x80\xA6tion.md");
+  EXPECT_EQ(DisplayWidth(TruncateMiddleToWidth("\xC3\xA9t\xC3\xA9 \xC3\xA0 "
+                                               "l'\xC3\xA9cole.md",
+                                               8)),
+            8u);
+  EXPECT_EQ(TruncateMiddleToWidth("abc", 0), "");
+}
+
 TEST(TruncateLeftToWidthTest, KeepsTheEnd) {
   EXPECT_EQ(TruncateLeftToWidth("a.json", 10), "a.json");
   EXPECT_EQ(TruncateLeftToWidth("samples/postmortems/03.json", 12),

@@ -1,0 +1,74 @@
+#ifndef DEJA_CLI_IMPORT_RECORDS_H_
+#define DEJA_CLI_IMPORT_RECORDS_H_
+
+// What `deja import` sends: the records read from Markdown files, JSON Lines
+// files and directories of them, each with its idempotence key, the defaults
+// it got and what its document could not map. Reading never stops at a bad
+// file or line: that record carries its problem instead and is reported as
+// rejected. Not thread-safe only in the sense that it reads the file system.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "core/import_defaults.h"
+#include "core/markdown_import.h"
+#include "deja/v1/postmortem.pb.h"
+
+namespace deja::cli {
+
+// gRPC's default receive limit is 4 MiB; a message stays well under it.
+inline constexpr size_t kMaxImportMessageBytes = 2 << 20;
+// A record that alone exceeds this cannot be sent at all.
+inline constexpr size_t kMaxImportRecordBytes = (4 << 20) - (64 << 10);
+
+struct SourceRecord {
+  // "dir/PM-1.md" (the PATH argument joined with the file's path under it)
+  // or "incidents.jsonl:17".
+  std::string source;
+  // "import-" + 32 hex digits; see ImportRequestId.
+  std::string request_id;
+  v1::Postmortem postmortem;
+  // Non-empty: the record could not be read and is not sent.
+  std::string problem;
+  // Fields ApplyImportDefaults filled.
+  std::vector<std::string> defaulted;
+  // Markdown only: what ImportMarkdown could not map.
+  std::vector<UnmappedPart> unmapped;
+};
+
+// "import-" + Fnv1a128Hex(key). The key is the postmortem's external_id when
+// it has one; else, for Markdown, the file's path relative to its PATH
+// argument (the file name for a file argument), "\n" and the file's bytes;
+// for JSON Lines the line's bytes. So the id depends neither on the current
+// directory nor on where the folder sits.
+std::string ImportRequestId(absl::string_view key);
+
+// Reads every PATH in order: a .md/.markdown file, a .jsonl file (one
+// postmortem per line in the proto3 JSON mapping, blank lines skipped) or a
+// directory (walked recursively in path order, hidden entries skipped, other
+// extensions ignored). A missing or unreadable path, a file of another
+// extension, a malformed document or line becomes a record with a problem.
+// `defaults` fill what each postmortem lacks.
+std::vector<SourceRecord> ReadImportRecords(
+    const std::vector<std::string>& paths, const ImportDefaults& defaults);
+
+// How many records go into each message, in order: at most `max_records`
+// and `max_bytes` (the sum of `sizes`) per message; a record larger than
+// `max_bytes` goes alone.
+std::vector<size_t> PlanBatches(const std::vector<size_t>& sizes,
+                                size_t max_records, size_t max_bytes);
+
+// The directory prefix ("/data/pm/", with its "/") that every source
+// shares, so that tables can leave it out; "" when there is none.
+std::string CommonDirectory(const std::vector<SourceRecord>& records);
+
+// The notes column for one record: "defaults: team, severity; not mapped:
+// Stats (line 40), Timeline (lines 14, 15); 2 blameless warnings"; "" when
+// there is nothing to say.
+std::string ImportNotes(const SourceRecord& record, int warnings);
+
+}  // namespace deja::cli
+
+#endif  // DEJA_CLI_IMPORT_RECORDS_H_
