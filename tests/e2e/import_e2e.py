@@ -109,6 +109,105 @@ def import_outcomes(result):
     return outcomes
 
 
+def summary_line(result):
+    """The last line of `deja import --json`: the counts."""
+    return json.loads(result.out.strip().splitlines()[-1])
+
+
+class CliImportTest(unittest.TestCase):
+    """What a new user does with a folder of existing write-ups."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.isdir(DFDS):
+            raise AssertionError("DFDS folder not found at %s (set DEJA_DFDS_DIR)" % DFDS)
+        # A copy, so the test also shows request ids do not depend on where
+        # the folder sits.
+        cls.folder = os.path.join(WORK, "write-ups")
+        shutil.copytree(DFDS, cls.folder)
+        cls.files = sorted(n for n in os.listdir(cls.folder) if n.endswith(".md"))
+
+    def test_1_import_twice_then_search_finds_them(self):
+        first = deja("import", self.folder, "--json")
+        self.assertIn(first.code, (0, 1), first)
+        counts = summary_line(first)
+        self.assertEqual(counts["imported"] + counts["rejected"], len(self.files), first)
+        self.assertTrue(counts["searchable"], first)
+        # The one rejection: a file whose every date is a typo ("20202-01-16").
+        rejected = {src: o for src, o in import_outcomes(first).items() if o == "REJECTED"}
+        self.assertEqual([os.path.basename(s) for s in rejected],
+                         ["PM2020-003 - Postmortem for ADSync migration.md"], first)
+        self.assertGreaterEqual(counts["imported"], 37)
+
+        # Again from another place and working directory: nothing new.
+        moved = os.path.join(WORK, "moved", "write-ups")
+        shutil.copytree(self.folder, moved)
+        second = deja("import", moved, "--json")
+        again = summary_line(second)
+        self.assertEqual((again["imported"], again["unchanged"]),
+                         (0, counts["imported"]), second)
+
+        table = deja("import", self.folder)
+        self.assertRegex(table.out, r"(?m)^imported +0$", table)
+        self.assertRegex(table.out, r"(?m)^unchanged +%d$" % counts["imported"], table)
+        self.assertIn("PM2020-003", table.out)
+        self.assertIn("postmortem.started_at: required", table.out)
+
+        found = deja("search", "ADFS token signing certificate expired", "--json")
+        self.assertEqual(found.code, 0, found)
+        self.assertIn("ADFS", found.out)
+        seen = deja("seen", "inotify watches exhausted on kubernetes nodes", "--json")
+        self.assertEqual(seen.code, 0, seen)
+        self.assertIn("Inotify", seen.out)
+
+    def test_2_dry_run_validates_and_stores_nothing(self):
+        folder = os.path.join(WORK, "dry")
+        os.makedirs(folder)
+        shutil.copy(os.path.join(self.folder, self.files[0]), folder)
+        team = "e2e-dry-" + uuid.uuid4().hex[:8]
+        result = deja("import", folder, "--dry-run", "--team", team)
+        self.assertEqual(result.code, 0, result)
+        self.assertRegex(result.out, r"(?m)^valid +1$", result)
+        listed = deja("list", "--team", team, "--json")
+        self.assertNotIn(team, listed.out, listed)
+
+    def test_3_new_template_filled_in_imports_and_exports(self):
+        path = os.path.join(WORK, "new.md")
+        made = deja("new", path)
+        self.assertEqual(made.code, 0, made)
+        with open(path) as f:
+            text = f.read()
+        today = __import__("datetime").datetime.utcnow().strftime("%Y-%m-%d")
+        self.assertIn("started_at: %sT" % today, text)
+        self.assertEqual(deja("new", path).code, 1, "new must not overwrite")
+        team = "e2e-new-" + uuid.uuid4().hex[:8]
+        text = text.replace("team: the team that owns the write-up", "team: " + team)
+        text = re.sub(r"(?m)^title: .*$", "title: Queue consumers stalled after a broker upgrade", text)
+        with open(path, "w") as f:
+            f.write(text)
+        imported = deja("import", path, "--json")
+        self.assertEqual(imported.code, 0, imported)
+        pm_id = json.loads(imported.out.splitlines()[0])["postmortemId"]
+
+        markdown = deja("export", pm_id, "--format", "markdown")
+        self.assertEqual(markdown.code, 0, markdown)
+        self.assertIn("team: " + team, markdown.out)
+        self.assertIn("## 5 Whys", markdown.out)
+        as_json = deja("export", pm_id, "--format", "json")
+        self.assertEqual(json.loads(as_json.out)["id"], pm_id)
+        summary = deja("export", pm_id, "--format", "summary")
+        self.assertIn("Queue consumers stalled after a broker upgrade", summary.out)
+        self.assertIn("owner.name", summary.out)
+        self.assertNotIn("|", summary.out)
+        # The exported document reads back as the same postmortem.
+        exported = os.path.join(WORK, "exported.md")
+        with open(exported, "w") as f:
+            f.write(markdown.out)
+        check = deja("import", exported, "--dry-run")
+        self.assertEqual(check.code, 0, check)
+        self.assertEqual(deja("export", pm_id, "--format", "yaml").code, 2)
+
+
 class PythonClientImportTest(unittest.TestCase):
     """ImportPostmortems from a client no one here wrote."""
 
