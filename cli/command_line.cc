@@ -74,10 +74,9 @@ const std::vector<CommandSpec>& Commands() {
        "team). --dry-run only validates. --batch N records\nper message "
        "(default 100, 1 to 1000). After an import it waits until search\n"
        "finds the records (until the index stops moving for 1 minute) unless\n"
-       "--no-wait. --timeout "
-       "bounds how\nlong dejad may make no progress (default 60 s). "
-       "--verbose lists every note.\nExit status 1 when a record was "
-       "rejected.\n"},
+       "--no-wait. --timeout bounds how long dejad may make no progress "
+       "(default 60 s).\n--verbose lists every note. Exit status 1 when a "
+       "record was rejected.\n"},
       {"new",
        0,
        1,

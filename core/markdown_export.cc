@@ -516,6 +516,12 @@ std::string PostmortemSummaryText(const v1::Postmortem& pm) {
                 kSummaryLineBytes));
   }
 
+  if (!pm.summary().empty()) {
+    lines.push_back("");
+    lines.push_back("What happened: " +
+                    OneLine(pm.summary(), kSummaryLineBytes));
+  }
+
   const v1::Impact& impact = pm.impact();
   std::vector<std::string> numbers;
   if (impact.users_affected() > 0) {
@@ -558,6 +564,22 @@ std::string PostmortemSummaryText(const v1::Postmortem& pm) {
     if (pm.root_causes_size() > kMaxRootCauses) {
       lines.push_back(absl::StrCat(
           "- ... and ", pm.root_causes_size() - kMaxRootCauses, " more"));
+    }
+  }
+
+  // Write-ups without root causes often list contributing factors instead:
+  // the closest thing they have to a "why".
+  if (pm.root_causes().empty() && !pm.contributing_factors().empty()) {
+    lines.push_back("");
+    lines.push_back("Contributing factors:");
+    const int total = pm.contributing_factors_size();
+    for (int i = 0; i < total && i < kMaxRootCauses; ++i) {
+      lines.push_back("- " +
+                      OneLine(pm.contributing_factors(i), kSummaryLineBytes));
+    }
+    if (total > kMaxRootCauses) {
+      lines.push_back(
+          absl::StrCat("- ... and ", total - kMaxRootCauses, " more"));
     }
   }
 

@@ -36,7 +36,8 @@ namespace deja {
 std::string PostmortemToMarkdown(const v1::Postmortem& postmortem);
 
 // A short plain-text form for a wider audience: title, severity, team,
-// services and date, impact, root causes, what fixed it, action items with
+// services and date, what happened (the summary), impact, root causes (or
+// else contributing factors), what fixed it, action items with
 // owners and status. At most kMaxSummaryLines lines, no Markdown tables.
 inline constexpr int kMaxSummaryLines = 40;
 std::string PostmortemSummaryText(const v1::Postmortem& postmortem);

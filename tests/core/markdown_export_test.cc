@@ -331,6 +331,9 @@ TEST(PostmortemSummaryTextTest, SaysWhatHappenedWhyAndWhatIsLeft) {
             "Severity: SEV2   Team: payments   Date: 2023-01-09\n"
             "Services: payments-api, processor-adapter\n"
             "\n"
+            "What happened: Some customers were charged twice. Every "
+            "duplicate was refunded.\n"
+            "\n"
             "Impact: 1,284 customers were charged twice. (1284 users "
             "affected, lasted 1h53m)\n"
             "\n"
@@ -367,6 +370,17 @@ TEST(PostmortemSummaryTextTest, StaysWithinTheLineLimitWithoutTables) {
   EXPECT_THAT(text, testing::EndsWith(" more\n"));     // action items
   EXPECT_THAT(text, Not(HasSubstr("| --- |")));
   EXPECT_THAT(text, HasSubstr("Another | item with a second line"));
+}
+
+// Many imported write-ups have contributing factors but no root causes.
+TEST(PostmortemSummaryTextTest, ContributingFactorsStandInForMissingCauses) {
+  v1::Postmortem pm = FullPostmortem();
+  pm.clear_root_causes();
+  EXPECT_THAT(PostmortemSummaryText(pm),
+              HasSubstr("\nContributing factors:\n- No alert compared "
+                        "captures with bookings.\n"));
+  EXPECT_THAT(PostmortemSummaryText(FullPostmortem()),
+              Not(HasSubstr("Contributing factors:")));
 }
 
 TEST(PostmortemSummaryTextTest, CollapsesLongTextToOneLine) {
