@@ -71,34 +71,25 @@ struct Zone {
   std::string name = "UTC";
 };
 
+// Fixed-offset zones only. Ambiguous abbreviations (CST: US Central, China or
+// Cuba; IST: India, Ireland or Israel) are not converted: a guess would put
+// the event hours off without anyone noticing.
 std::optional<Zone> ZoneNamed(absl::string_view name) {
+  static const struct {
+    const char* name;
+    int hours;
+  } kZones[] = {{"UTC", 0},  {"GMT", 0},  {"Z", 0},    {"CET", 1},
+                {"CEST", 2}, {"BST", 1},  {"EST", -5}, {"EDT", -4},
+                {"MST", -7}, {"MDT", -6}, {"PST", -8}, {"PDT", -7}};
   const std::string upper = absl::AsciiStrToUpper(name);
-  if (upper == "UTC" || upper == "GMT" || upper == "Z") return Zone{};
-  if (upper == "CET") return Zone{true, 3600, "CET"};
-  if (upper == "CEST") return Zone{true, 7200, "CEST"};
-  return std::nullopt;
-}
-
-// The first zone name ("UTC", "CET", ...) mentioned in `text` as a word.
-std::optional<Zone> ZoneMentioned(absl::string_view text) {
-  for (absl::string_view word : absl::StrSplit(
-           text, absl::ByAnyChar(" \t.,;:()[]"), absl::SkipEmpty())) {
-    if (word.size() >= 3 && word.size() <= 4 &&
-        absl::AsciiStrToUpper(word) == word) {
-      if (auto zone = ZoneNamed(word)) return zone;
+  for (const auto& zone : kZones) {
+    if (upper == zone.name) {
+      if (zone.hours == 0) return Zone{};
+      return Zone{true, zone.hours * 3600, zone.name};
     }
   }
   return std::nullopt;
 }
-
-struct TimeText {
-  std::optional<absl::CivilDay> day;
-  bool has_clock = false;
-  int hour = 0, minute = 0, second = 0;
-  std::optional<Zone> zone;  // written next to the time
-  std::string unknown_zone;  // a zone name we do not convert
-  size_t consumed = 0;
-};
 
 bool ReadDigits(absl::string_view s, size_t* pos, size_t min, size_t max,
                 int* value) {
@@ -115,23 +106,189 @@ bool ReadDigits(absl::string_view s, size_t* pos, size_t min, size_t max,
   return true;
 }
 
-bool ReadDate(absl::string_view s, size_t* pos, absl::CivilDay* day) {
-  size_t p = *pos;
-  int y, m, d;
-  if (!ReadDigits(s, &p, 4, 4, &y) || p >= s.size() || s[p] != '-') {
-    return false;
+// "+2", "-5", "+02:00", "-0500", "+5:30" after "UTC"/"GMT" (at `*pos`, the
+// sign): the offset in seconds. Offsets beyond 14 hours do not exist.
+bool ReadOffset(absl::string_view s, size_t* pos, int* offset_seconds) {
+  if (*pos >= s.size() || (s[*pos] != '+' && s[*pos] != '-')) return false;
+  size_t p = *pos + 1;
+  int hh = 0, mm = 0;
+  size_t start = p;
+  if (ReadDigits(s, &p, 4, 4, &hh)) {  // "0500"
+    mm = hh % 100;
+    hh /= 100;
+  } else {
+    p = start;
+    if (!ReadDigits(s, &p, 1, 2, &hh)) return false;
+    if (p + 1 < s.size() && s[p] == ':' && absl::ascii_isdigit(s[p + 1])) {
+      ++p;
+      if (!ReadDigits(s, &p, 2, 2, &mm)) return false;
+    }
   }
-  ++p;
-  if (!ReadDigits(s, &p, 1, 2, &m) || p >= s.size() || s[p] != '-') {
-    return false;
+  if (hh > 14 || mm > 59) return false;
+  *offset_seconds = (s[*pos] == '-' ? -1 : 1) * (hh * 3600 + mm * 60);
+  *pos = p;
+  return true;
+}
+
+// A zone name at `*pos`, with the offset of "UTC+2" / "GMT-5" when written.
+std::optional<Zone> ReadZoneName(absl::string_view s, size_t* pos) {
+  size_t q = *pos;
+  while (q < s.size() && absl::ascii_isupper(s[q])) ++q;
+  std::optional<Zone> zone = ZoneNamed(s.substr(*pos, q - *pos));
+  if (!zone) return std::nullopt;
+  int offset = 0;
+  if (zone->offset_seconds == 0 && q - *pos == 3 &&
+      ReadOffset(s, &q, &offset)) {
+    zone = Zone{true, offset, std::string(s.substr(*pos, q - *pos))};
   }
-  ++p;
-  if (!ReadDigits(s, &p, 1, 2, &d)) return false;
+  *pos = q;
+  return zone;
+}
+
+// The first zone name ("UTC", "CET", "UTC+2", ...) mentioned in `text` as a
+// word.
+std::optional<Zone> ZoneMentioned(absl::string_view text) {
+  for (absl::string_view word : absl::StrSplit(
+           text, absl::ByAnyChar(" \t.,;:()[]"), absl::SkipEmpty())) {
+    size_t letters = 0;
+    while (letters < word.size() && absl::ascii_isalpha(word[letters])) {
+      ++letters;
+    }
+    const absl::string_view name = word.substr(0, letters);
+    if (name.size() >= 3 && name.size() <= 4 &&
+        absl::AsciiStrToUpper(name) == name) {
+      size_t pos = 0;
+      if (auto zone = ReadZoneName(word, &pos); zone && pos == word.size()) {
+        return zone;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+struct TimeText {
+  std::optional<absl::CivilDay> day;
+  bool has_clock = false;
+  int hour = 0, minute = 0, second = 0;
+  std::optional<Zone> zone;  // written next to the time
+  std::string unknown_zone;  // a zone name we do not convert
+  size_t consumed = 0;
+};
+
+bool MakeDay(int y, int m, int d, absl::CivilDay* day) {
   const absl::CivilDay parsed(y, m, d);
   if (parsed.year() != y || parsed.month() != m || parsed.day() != d) {
     return false;
   }
   *day = parsed;
+  return true;
+}
+
+// "YYYY-MM-DD", "YYYY/MM/DD", "YYYY.MM.DD" (one separator throughout).
+bool ReadNumericDate(absl::string_view s, size_t* pos, absl::CivilDay* day) {
+  size_t p = *pos;
+  int y, m, d;
+  if (!ReadDigits(s, &p, 4, 4, &y) || p >= s.size()) return false;
+  const char separator = s[p];
+  if (separator != '-' && separator != '/' && separator != '.') return false;
+  ++p;
+  if (!ReadDigits(s, &p, 1, 2, &m) || p >= s.size() || s[p] != separator) {
+    return false;
+  }
+  ++p;
+  if (!ReadDigits(s, &p, 1, 2, &d) || !MakeDay(y, m, d, day)) return false;
+  *pos = p;
+  return true;
+}
+
+// An English month name or abbreviation ("Nov", "Sept.", "NOVEMBER") as a
+// whole word: its number, 1-12.
+bool ReadMonthName(absl::string_view s, size_t* pos, int* month) {
+  static const char* kNames[] = {
+      "january", "february", "march",     "april",   "may",      "june",
+      "july",    "august",   "september", "october", "november", "december"};
+  size_t q = *pos;
+  while (q < s.size() && absl::ascii_isalpha(s[q])) ++q;
+  const std::string word = absl::AsciiStrToLower(s.substr(*pos, q - *pos));
+  if (word.size() < 3) return false;
+  for (int m = 0; m < 12; ++m) {
+    const absl::string_view name = kNames[m];
+    const bool abbreviation = word.size() < name.size() &&
+                              (word.size() == 3 || (m == 8 && word == "sept"));
+    if (word == name || (abbreviation && absl::StartsWith(name, word))) {
+      if (abbreviation && q < s.size() && s[q] == '.') ++q;
+      *month = m + 1;
+      *pos = q;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool SkipSpaces(absl::string_view s, size_t* pos) {
+  const size_t start = *pos;
+  while (*pos < s.size() && s[*pos] == ' ') ++*pos;
+  return *pos > start;
+}
+
+// "17 Nov 2023", "17 November 2023", "Nov 17 2023", "November 17, 2023".
+bool ReadWordDate(absl::string_view s, size_t* pos, absl::CivilDay* day) {
+  size_t p = *pos;
+  int y, m, d;
+  if (ReadDigits(s, &p, 1, 2, &d)) {
+    if (!SkipSpaces(s, &p) || !ReadMonthName(s, &p, &m)) return false;
+    if (p < s.size() && s[p] == ',') ++p;
+  } else {
+    if (!ReadMonthName(s, &p, &m) || !SkipSpaces(s, &p) ||
+        !ReadDigits(s, &p, 1, 2, &d)) {
+      return false;
+    }
+    if (p < s.size() && s[p] == ',') ++p;
+  }
+  if (!SkipSpaces(s, &p) || !ReadDigits(s, &p, 4, 4, &y) ||
+      (p < s.size() && absl::ascii_isalpha(s[p])) || !MakeDay(y, m, d, day)) {
+    return false;
+  }
+  *pos = p;
+  return true;
+}
+
+bool ReadDate(absl::string_view s, size_t* pos, absl::CivilDay* day) {
+  return ReadNumericDate(s, pos, day) || ReadWordDate(s, pos, day);
+}
+
+// "17/11/2023" or "11.17.23": day-first and month-first cannot be told apart
+// (even 17/11 only looks unambiguous), so such dates are reported, not
+// guessed.
+bool IsAmbiguousNumericDate(absl::string_view s) {
+  size_t p = 0;
+  int a, b, c;
+  if (!ReadDigits(s, &p, 1, 2, &a) || p >= s.size()) return false;
+  const char separator = s[p];
+  if (separator != '/' && separator != '.' && separator != '-') return false;
+  ++p;
+  if (!ReadDigits(s, &p, 1, 2, &b) || p >= s.size() || s[p] != separator) {
+    return false;
+  }
+  ++p;
+  return ReadDigits(s, &p, 2, 4, &c);
+}
+
+// " AM", "pm", " a.m." after a clock: sets `*pm`.
+bool ReadMeridiem(absl::string_view s, size_t* pos, bool* pm) {
+  size_t p = *pos;
+  SkipSpaces(s, &p);
+  if (p >= s.size()) return false;
+  const char first = absl::ascii_tolower(s[p]);
+  if (first != 'a' && first != 'p') return false;
+  ++p;
+  const bool dotted = p < s.size() && s[p] == '.';
+  if (dotted) ++p;
+  if (p >= s.size() || absl::ascii_tolower(s[p]) != 'm') return false;
+  ++p;
+  if (dotted && p < s.size() && s[p] == '.') ++p;
+  if (p < s.size() && absl::ascii_isalnum(s[p])) return false;
+  *pm = first == 'p';
   *pos = p;
   return true;
 }
@@ -154,6 +311,11 @@ bool ReadClock(absl::string_view s, size_t* pos, TimeText* out) {
       }
     }
   }
+  bool pm = false;
+  if (ReadMeridiem(s, &p, &pm)) {
+    if (h < 1 || h > 12) return false;
+    h = h % 12 + (pm ? 12 : 0);  // 12:05 AM is 00:05, 12:30 PM is 12:30
+  }
   if (h > 23 || m > 59 || sec > 60) return false;
   out->has_clock = true;
   out->hour = h;
@@ -165,16 +327,28 @@ bool ReadClock(absl::string_view s, size_t* pos, TimeText* out) {
 
 void ReadZone(absl::string_view s, size_t* pos, TimeText* out) {
   size_t p = *pos;
-  while (p < s.size() && s[p] == ' ') ++p;
+  SkipSpaces(s, &p);
+  int offset = 0;
   if (p < s.size() && (s[p] == '+' || s[p] == '-') && p == *pos) {
-    size_t q = p + 1;
-    int hh, mm = 0;
-    if (ReadDigits(s, &q, 2, 2, &hh)) {
-      if (q < s.size() && s[q] == ':') ++q;
-      ReadDigits(s, &q, 2, 2, &mm);
-      const int sign = s[p] == '-' ? -1 : 1;
-      out->zone = Zone{true, sign * (hh * 3600 + mm * 60),
-                       std::string(s.substr(p, q - p))};
+    // "06:10+02:00", "06:10-0500"; "12:26-12:??" is a range.
+    size_t q = p;
+    if (ReadOffset(s, &q, &offset) &&
+        !(q + 1 < s.size() && s[q] == ':' && s[q + 1] != ' ')) {
+      out->zone = Zone{true, offset, std::string(s.substr(p, q - p))};
+      *pos = q;
+    }
+    return;
+  }
+  // After a space only "+HH:MM", "+HHMM" or "-HHMM": "09:00 - 10:00" and
+  // "09:00 -10:00" are ranges.
+  if (p < s.size() && (s[p] == '+' || s[p] == '-')) {
+    size_t q = p;
+    size_t digits = p + 1;
+    while (digits < s.size() && absl::ascii_isdigit(s[digits])) ++digits;
+    const bool four_digits = digits - p - 1 == 4;
+    if ((s[p] == '+' || four_digits) && ReadOffset(s, &q, &offset) &&
+        (q >= s.size() || !absl::ascii_isalnum(s[q]))) {
+      out->zone = Zone{true, offset, std::string(s.substr(p, q - p))};
       *pos = q;
     }
     return;
@@ -187,11 +361,12 @@ void ReadZone(absl::string_view s, size_t* pos, TimeText* out) {
     return;
   }
   if (length == 1 && s[p] != 'Z') return;
-  const absl::string_view name = s.substr(p, length);
-  if (auto zone = ZoneNamed(name)) {
+  size_t end = p;
+  if (auto zone = ReadZoneName(s, &end)) {
     out->zone = zone;
+    q = end;
   } else if (length >= 2) {
-    out->unknown_zone = std::string(name);
+    out->unknown_zone = std::string(s.substr(p, length));
   } else {
     return;
   }
@@ -207,10 +382,11 @@ bool IsRangeStart(absl::string_view text, const TimeText& t) {
   return absl::StartsWith(rest, "-") || absl::StartsWith(rest, "\xE2\x80\x93");
 }
 
-std::optional<TimeText> ReadTime(absl::string_view s);
-
-// Reads "YYYY-MM-DD", "YYYY-MM-DD HH:MM[:SS]", "YYYY-MM-DDTHH:MM:SSZ",
-// "HH:MM", each with an optional "~" and zone, from the start of `s`.
+// Reads a date ("2023-11-17", "2023/11/17", "2023.11.17", "17 Nov 2023",
+// "Nov 17, 2023"), a date and clock ("2023-11-17 06:10[:42]",
+// "2023-11-17T06:10:42Z", "November 17, 2023, 6:10 AM") or a clock alone
+// ("06:10", "6:10pm"), each with an optional "~" and zone, from the start of
+// `s`.
 std::optional<TimeText> ReadTime(absl::string_view s) {
   TimeText out;
   size_t pos = 0;
@@ -222,7 +398,8 @@ std::optional<TimeText> ReadTime(absl::string_view s) {
     if (clock_at < s.size() && s[clock_at] == 'T') {
       ++clock_at;
     } else {
-      while (clock_at < s.size() && s[clock_at] == ' ') ++clock_at;
+      if (clock_at < s.size() && s[clock_at] == ',') ++clock_at;
+      SkipSpaces(s, &clock_at);
     }
     if (ReadClock(s, &clock_at, &out)) pos = clock_at;
   } else if (!ReadClock(s, &pos, &out)) {
@@ -233,7 +410,6 @@ std::optional<TimeText> ReadTime(absl::string_view s) {
   out.consumed = pos;
   return out;
 }
-
 google::protobuf::Timestamp ToTimestamp(absl::CivilSecond when,
                                         int offset_seconds) {
   const absl::Time time =
@@ -1532,6 +1708,15 @@ class SectionReader {
     return true;
   }
 
+  static std::string NotUnderstood(absl::string_view when) {
+    return absl::StrCat(
+        "timeline time '", when, "' not understood",
+        IsAmbiguousNumericDate(when)
+            ? " (day-first or month-first? write 2023-11-17 or 17 Nov 2023)"
+            : "",
+        "; kept in the text");
+  }
+
   void ReadTimelineTable(const Block& table, Zone zone,
                          std::optional<absl::CivilDay>* last_day) {
     int time_column = -1, event_column = -1;
@@ -1570,8 +1755,7 @@ class SectionReader {
         Note(line, "timeline row without a time");
       } else if (!t ||
                  (t->consumed != when.size() && !IsRangeStart(when, *t))) {
-        Note(line, absl::StrCat("timeline time '", when,
-                                "' not understood; kept in the text"));
+        Note(line, NotUnderstood(when));
         text = absl::StrCat("(", when, ") ", text);
       } else if (!Place(line, *t, zone, last_day, &event)) {
         text = absl::StrCat("(", when, ") ", text);
@@ -1612,7 +1796,11 @@ class SectionReader {
         return;
       }
     }
-    Note(item.line, "timeline entry without a time");
+    if (IsAmbiguousNumericDate(s)) {
+      Note(item.line, NotUnderstood(s.substr(0, s.find_first_of(" :|*"))));
+    } else {
+      Note(item.line, "timeline entry without a time");
+    }
     event.set_description(item.text);
     *pm_.add_timeline() = std::move(event);
   }

@@ -19,8 +19,17 @@
 //   went_wrong (a lesson is mostly something to change).
 // - Action items without an owner keep owner "" and are reported ("action
 //   item without an owner") so the importer can fill a default.
-// - Time zones: UTC, GMT, Z, CET (+1) and CEST (+2) as fixed offsets; another
-//   zone leaves `at` unset and is reported. A date-only time means midnight.
+// - Timeline and front-matter times: dates "2023-11-17", "2023/11/17",
+//   "2023.11.17", "17 Nov 2023", "Nov 17, 2023", "November 17, 2023," (English
+//   month names or abbreviations, any case, "Sept."); clocks "06:10[:42]",
+//   "6:10 PM", "6:10pm", "06:10 a.m." (12:05 AM is 00:05). A date alone means
+//   midnight; a clock alone takes the previous entry's date (or started_at's).
+//   Numeric day/month dates ("17/11/2023") are ambiguous (day-first or
+//   month-first) and are reported as not understood, never guessed.
+// - Time zones as fixed offsets: UTC, GMT, Z, CET (+1), CEST (+2), BST (+1),
+//   EST/EDT (-5/-4), MST/MDT (-7/-6), PST/PDT (-8/-7), "UTC+2", "GMT-5",
+//   "+02:00", "-0500". Ambiguous names (CST, IST) and any other zone leave
+//   `at` unset and are reported.
 // - Unknown sections are kept in `narrative` (under their heading) and
 //   reported.
 // - A "Links" section ("Related links", "References") takes "[title](url)",

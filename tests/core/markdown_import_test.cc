@@ -467,9 +467,10 @@ TEST(MarkdownImportTest, TimelineBulletsInAssortedFormats) {
       "- 15:00 CET fourth\n"
       "- 16:00 CEST: fifth\n"
       "- 17:00 PST: sixth\n"
+      "- 18:00 IST: seventh\n"
       "- no time here\n");
   const v1::Postmortem& pm = import.postmortem;
-  ASSERT_EQ(pm.timeline_size(), 7);
+  ASSERT_EQ(pm.timeline_size(), 8);
   EXPECT_EQ(pm.timeline(0).at().seconds(), Utc(2020, 2, 3, 11, 21));
   EXPECT_EQ(pm.timeline(0).description(), "first");
   EXPECT_EQ(pm.timeline(1).at().seconds(), Utc(2020, 2, 4, 11, 21));
@@ -478,11 +479,197 @@ TEST(MarkdownImportTest, TimelineBulletsInAssortedFormats) {
   EXPECT_EQ(pm.timeline(2).description(), "third");
   EXPECT_EQ(pm.timeline(3).at().seconds(), Utc(2020, 2, 4, 14, 0));
   EXPECT_EQ(pm.timeline(4).at().seconds(), Utc(2020, 2, 4, 14, 0));
-  EXPECT_FALSE(pm.timeline(5).has_at());
-  EXPECT_THAT(pm.timeline(5).description(), HasSubstr("sixth"));
-  EXPECT_TRUE(HasNote(import, "time zone 'PST' not supported"));
+  // 17:00 PST (-8) is 01:00 UTC the next day.
+  EXPECT_EQ(pm.timeline(5).at().seconds(), Utc(2020, 2, 5, 1, 0));
+  EXPECT_EQ(pm.timeline(5).description(), "sixth");
+  // IST is India, Ireland or Israel: not guessed.
   EXPECT_FALSE(pm.timeline(6).has_at());
+  EXPECT_THAT(pm.timeline(6).description(), HasSubstr("seventh"));
+  EXPECT_TRUE(HasNote(import, "time zone 'IST' not supported"));
+  EXPECT_FALSE(pm.timeline(7).has_at());
   EXPECT_TRUE(HasNote(import, "timeline entry without a time"));
+}
+
+// The times of `import`'s timeline, 0 where unset.
+std::vector<int64_t> TimesOf(const MarkdownImport& import) {
+  std::vector<int64_t> times;
+  for (const v1::TimelineEvent& event : import.postmortem.timeline()) {
+    times.push_back(event.has_at() ? event.at().seconds() : 0);
+  }
+  return times;
+}
+
+TEST(MarkdownImportTest, TimelineBulletsWithMonthNamesAndOtherSeparators) {
+  const MarkdownImport import = MustImport(
+      "## Timeline\n\n"
+      "- 17 Nov 2023 06:10: one\n"
+      "- 17 November 2023 06:11 - two\n"
+      "- Nov 17 2023 06:12 three\n"
+      "- **Nov 17, 2023 06:13** - four\n"
+      "- November 17, 2023, 06:14: five\n"
+      "- 2023/11/17 06:15: six\n"
+      "- 2023.11.17 06:16: seven\n"
+      "- 18 SEPT. 2023 06:17: eight\n"
+      "- sep 19 2023 06:18:42: nine\n"
+      "- 20 Nov 2023: ten\n"
+      "- Dec 1, 2023 - eleven\n"
+      "- 2023/12/02: twelve\n");
+  EXPECT_THAT(TimesOf(import),
+              ElementsAre(Utc(2023, 11, 17, 6, 10), Utc(2023, 11, 17, 6, 11),
+                          Utc(2023, 11, 17, 6, 12), Utc(2023, 11, 17, 6, 13),
+                          Utc(2023, 11, 17, 6, 14), Utc(2023, 11, 17, 6, 15),
+                          Utc(2023, 11, 17, 6, 16), Utc(2023, 9, 18, 6, 17),
+                          Utc(2023, 9, 19, 6, 18) + 42, Utc(2023, 11, 20, 0, 0),
+                          Utc(2023, 12, 1, 0, 0), Utc(2023, 12, 2, 0, 0)));
+  const v1::Postmortem& pm = import.postmortem;
+  EXPECT_EQ(pm.timeline(0).description(), "one");
+  EXPECT_EQ(pm.timeline(2).description(), "three");
+  EXPECT_EQ(pm.timeline(3).description(), "four");
+  EXPECT_EQ(pm.timeline(4).description(), "five");
+  EXPECT_EQ(pm.timeline(10).description(), "eleven");
+  EXPECT_FALSE(HasNote(import, "timeline"));
+}
+
+TEST(MarkdownImportTest, TimelineTableCellsWithMonthNamesAndSlashes) {
+  const MarkdownImport import = MustImport(
+      "## Timeline\n\n| Time | Event |\n|---|---|\n"
+      "| 17 Nov 2023 06:10 | a |\n"
+      "| November 17, 2023, 06:10:42 | b |\n"
+      "| Nov 17, 2023 6:10 PM | c |\n"
+      "| 2023.11.17 | d |\n"
+      "| 2023/11/18 06:10 UTC+2 | e |\n");
+  EXPECT_THAT(
+      TimesOf(import),
+      ElementsAre(Utc(2023, 11, 17, 6, 10), Utc(2023, 11, 17, 6, 10) + 42,
+                  Utc(2023, 11, 17, 18, 10), Utc(2023, 11, 17, 0, 0),
+                  Utc(2023, 11, 18, 4, 10)));
+  EXPECT_EQ(import.postmortem.timeline(2).description(), "c");
+  EXPECT_FALSE(HasNote(import, "timeline"));
+}
+
+TEST(MarkdownImportTest, TwelveHourClockWithAndWithoutADate) {
+  const MarkdownImport import = MustImport(
+      "---\nstarted_at: 2023-11-17T00:00:00Z\n---\n## Timeline\n\n"
+      "- 12:05 AM: just after midnight\n"
+      "- 6:10 AM: morning\n"
+      "- 06:10 a.m. - dotted\n"
+      "- 12:30 PM noon\n"
+      "- 6:10pm: evening\n"
+      "- 18 Nov 2023 6:10 P.M.: next day\n"
+      "- 11:59:30 pm: carried day\n");
+  EXPECT_THAT(TimesOf(import),
+              ElementsAre(Utc(2023, 11, 17, 0, 5), Utc(2023, 11, 17, 6, 10),
+                          Utc(2023, 11, 17, 6, 10), Utc(2023, 11, 17, 12, 30),
+                          Utc(2023, 11, 17, 18, 10), Utc(2023, 11, 18, 18, 10),
+                          Utc(2023, 11, 18, 23, 59) + 30));
+  EXPECT_EQ(import.postmortem.timeline(2).description(), "dotted");
+  EXPECT_EQ(import.postmortem.timeline(3).description(), "noon");
+}
+
+TEST(MarkdownImportTest, ThirteenPmIsNotReadAsAClock) {
+  const MarkdownImport import =
+      MustImport("## Timeline\n\n- 2023-11-17 13:10 PM: odd\n");
+  ASSERT_EQ(import.postmortem.timeline_size(), 1);
+  EXPECT_EQ(import.postmortem.timeline(0).at().seconds(),
+            Utc(2023, 11, 17, 0, 0));
+  EXPECT_EQ(import.postmortem.timeline(0).description(), "13:10 PM: odd");
+}
+
+TEST(MarkdownImportTest, FixedOffsetZoneNamesAndNumericOffsets) {
+  const MarkdownImport import = MustImport(
+      "## Timeline\n\n"
+      "- 2023-11-17 06:00 PDT: pdt\n"
+      "- 2023-11-17 06:00 MST: mst\n"
+      "- 2023-11-17 06:00 MDT: mdt\n"
+      "- 2023-11-17 06:00 EST: est\n"
+      "- 2023-11-17 06:00 EDT: edt\n"
+      "- 2023-11-17 06:00 BST: bst\n"
+      "- 2023-11-17 06:00 +02:00: plus colon\n"
+      "- 2023-11-17 06:00 -0500: minus four digits\n"
+      "- 2023-11-17 06:00+0530: glued\n"
+      "- 2023-11-17 06:00 UTC+2: utc plus\n"
+      "- 2023-11-17 06:00 GMT-5: gmt minus\n"
+      "- 2023-11-17 06:00 PST: pst\n"
+      "- 2023-11-17 06:00 CST: cst\n"
+      "- 2023-11-17 06:00 - 07:00: a range, not an offset\n");
+  EXPECT_THAT(TimesOf(import),
+              ElementsAre(Utc(2023, 11, 17, 13, 0), Utc(2023, 11, 17, 13, 0),
+                          Utc(2023, 11, 17, 12, 0), Utc(2023, 11, 17, 11, 0),
+                          Utc(2023, 11, 17, 10, 0), Utc(2023, 11, 17, 5, 0),
+                          Utc(2023, 11, 17, 4, 0), Utc(2023, 11, 17, 11, 0),
+                          Utc(2023, 11, 17, 0, 30), Utc(2023, 11, 17, 4, 0),
+                          Utc(2023, 11, 17, 11, 0), Utc(2023, 11, 17, 14, 0), 0,
+                          Utc(2023, 11, 17, 6, 0)));
+  const v1::Postmortem& pm = import.postmortem;
+  EXPECT_EQ(pm.timeline(6).description(), "plus colon");
+  EXPECT_EQ(pm.timeline(9).description(), "utc plus");
+  // CST is US Central, China or Cuba: not guessed.
+  EXPECT_TRUE(HasNote(import, "time zone 'CST' not supported"));
+  EXPECT_EQ(pm.timeline(13).description(), "07:00: a range, not an offset");
+}
+
+TEST(MarkdownImportTest, GluedRangeWithAnOpenEndIsNoOffset) {
+  const MarkdownImport import = MustImport(
+      "## Timeline\n\n| Time | Event |\n|--|--|\n"
+      "| 2022-08-03 12:26-12:?? | fix deployed |\n"
+      "| 2022-08-03 12:30-04:00 | offset |\n");
+  EXPECT_THAT(TimesOf(import),
+              ElementsAre(Utc(2022, 8, 3, 12, 26), Utc(2022, 8, 3, 16, 30)));
+}
+
+TEST(MarkdownImportTest, ZoneNoteWithAnOffsetAppliesToTheTable) {
+  const MarkdownImport import = MustImport(
+      "## Timeline\n\nAll times are PST.\n\n| Time | Event |\n|--|--|\n"
+      "| 17 Nov 2023 06:10 | a |\n");
+  EXPECT_THAT(TimesOf(import), ElementsAre(Utc(2023, 11, 17, 14, 10)));
+  const MarkdownImport offset = MustImport(
+      "## Timeline\n\n| Time (UTC+2) | Event |\n|--|--|\n"
+      "| 17 Nov 2023 06:10 | a |\n");
+  EXPECT_THAT(TimesOf(offset), ElementsAre(Utc(2023, 11, 17, 4, 10)));
+}
+
+TEST(MarkdownImportTest, DayFirstNumericDatesAreNotGuessed) {
+  const MarkdownImport import = MustImport(
+      "## Timeline\n\n- 17/11/2023 06:10: bullet\n- 11.05.2023: dotted\n\n"
+      "| Time | Event |\n|--|--|\n| 17/11/2023 06:10 | row |\n");
+  const v1::Postmortem& pm = import.postmortem;
+  ASSERT_EQ(pm.timeline_size(), 3);
+  for (const v1::TimelineEvent& event : pm.timeline()) {
+    EXPECT_FALSE(event.has_at()) << event.description();
+  }
+  EXPECT_EQ(pm.timeline(0).description(), "17/11/2023 06:10: bullet");
+  EXPECT_THAT(pm.timeline(2).description(), HasSubstr("17/11/2023 06:10"));
+  EXPECT_TRUE(HasNote(import, "timeline time '17/11/2023' not understood"));
+  EXPECT_TRUE(HasNote(import, "timeline time '11.05.2023' not understood"));
+  EXPECT_TRUE(
+      HasNote(import, "timeline time '17/11/2023 06:10' not understood"));
+  EXPECT_TRUE(HasNote(import, "day-first or month-first"));
+}
+
+TEST(MarkdownImportTest, FrontMatterTimesWithMonthNames) {
+  const MarkdownImport import =
+      MustImport("---\nstarted_at: 17 Nov 2023 6:10 PM EST\n---\n# T\n");
+  EXPECT_EQ(import.postmortem.started_at().seconds(),
+            Utc(2023, 11, 17, 23, 10));
+}
+
+TEST(MarkdownImportTest, WriteUpWithMonthNameTimesStartsAtTheFirstOne) {
+  const MarkdownImport import = MustImport(
+      "# Label printers offline\n## Summary\nPrinters stopped.\n"
+      "## Timeline\n"
+      "- 17 Nov 2023 06:10 UTC: firmware pushed\n"
+      "- 17 Nov 2023 06:14 UTC: first report\n"
+      "- 17 Nov 2023 07:00 UTC: rolled back\n");
+  const v1::Postmortem& pm = import.postmortem;
+  EXPECT_EQ(pm.title(), "Label printers offline");
+  EXPECT_EQ(pm.summary(), "Printers stopped.");
+  EXPECT_EQ(pm.started_at().seconds(), Utc(2023, 11, 17, 6, 10));
+  EXPECT_THAT(TimesOf(import),
+              ElementsAre(Utc(2023, 11, 17, 6, 10), Utc(2023, 11, 17, 6, 14),
+                          Utc(2023, 11, 17, 7, 0)));
+  EXPECT_EQ(pm.timeline(1).description(), "first report");
+  EXPECT_FALSE(HasNote(import, "timeline"));
+  EXPECT_FALSE(HasNote(import, "no start time"));
 }
 
 TEST(MarkdownImportTest, ZoneNoteAboveTheTableApplies) {
