@@ -30,7 +30,7 @@ std::string TruncateToWidth(absl::string_view text, size_t width);
 std::string TruncateLeftToWidth(absl::string_view text, size_t width);
 
 // `text` cut in the middle, for names whose start and end both matter:
-// "PM2019-010 - Hellman…node deletion.md".
+// "2023-11-17 - Label printers…firmware push.md".
 std::string TruncateMiddleToWidth(absl::string_view text, size_t width);
 
 // `text` re-flowed to lines of at most `width` columns, breaking at spaces;

@@ -135,8 +135,7 @@ class CliImportTest(unittest.TestCase):
         self.assertTrue(counts["searchable"], first)
         # The one rejection: a file whose every date is a typo ("20202-01-16").
         rejected = {src: o for src, o in import_outcomes(first).items() if o == "REJECTED"}
-        self.assertEqual([os.path.basename(s) for s in rejected],
-                         ["PM2020-003 - Postmortem for ADSync migration.md"], first)
+        self.assertEqual([os.path.basename(s)[:10] for s in rejected], ["PM2020-003"], first)
         self.assertGreaterEqual(counts["imported"], 37)
 
         # Again from another place and working directory: nothing new.
