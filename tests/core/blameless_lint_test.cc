@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -54,6 +55,11 @@ struct TruePositive {
   const char* rule;
   const char* phrase;
 };
+
+// Test listings name a case by its rule and text, not by its bytes.
+void PrintTo(const TruePositive& example, std::ostream* out) {
+  *out << example.rule << ": " << example.text;
+}
 
 class BlamefulTextTest : public ::testing::TestWithParam<TruePositive> {};
 
