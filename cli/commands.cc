@@ -61,9 +61,13 @@ constexpr size_t kFileWidth = 40;
 constexpr size_t kImportSourceWidth = 56;
 constexpr int kDefaultImportBatch = 100;
 constexpr int kMaxImportBatch = 1000;
-// The server answers at most this many records per ImportPostmortems call
-// (PostmortemService::kMaxImportRecords); a larger import takes several.
-constexpr size_t kMaxImportRecordsPerCall = 10000;
+// Records per ImportPostmortems call (the server takes up to 10,000, but
+// its one answer must stay under 3 MiB, results and warnings included); a
+// larger import takes several calls.
+constexpr size_t kMaxImportRecordsPerCall = 2000;
+// After the last write of a call, how long each record sent may take dejad
+// before the call counts as idle (a record takes about 4 ms).
+constexpr absl::Duration kImportTimePerRecord = absl::Milliseconds(50);
 // Without --timeout, how long dejad may go without taking a message of an
 // import before the CLI gives up. The whole stream has no deadline: 10,000
 // records take minutes.
@@ -93,6 +97,11 @@ class IdleWatchdog {
   void Touch() {
     std::lock_guard<std::mutex> lock(mu_);
     last_ = absl::Now();
+  }
+  // The next `extra` does not count as idle (work known to be under way).
+  void Extend(absl::Duration extra) {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_ = absl::Now() + extra;
   }
   bool fired() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -468,8 +477,8 @@ class Session {
     const int64_t total = static_cast<int64_t>(indices.size());
     int64_t sent = 0;
     grpc::Status status;
-    for (size_t first = 0; first < indices.size() && status.ok();
-         first += kMaxImportRecordsPerCall) {
+    size_t first = 0;  // the first record no call has answered yet
+    while (first < indices.size() && status.ok()) {
       const size_t end =
           std::min(indices.size(), first + kMaxImportRecordsPerCall);
       std::vector<v1::ImportRecord> wire;
@@ -499,21 +508,42 @@ class Session {
         if (!writer->Write(request)) break;  // Finish() says why
         watchdog.Touch();
         written += count;
-        sent += static_cast<int64_t>(count);
+        const int64_t shown = static_cast<int64_t>(first + written);
         const absl::Time now = absl::Now();
         if (!line_.json) {
           progress.Show(
-              ProgressLine(label, sent, total, now - start, env_.err_columns),
-              PlainProgressLine(label, sent, total, now - start),
-              static_cast<double>(sent) / total, now);
+              ProgressLine(label, shown, total, now - start, env_.err_columns),
+              PlainProgressLine(label, shown, total, now - start),
+              static_cast<double>(shown) / total, now);
         }
       }
       writer->WritesDone();
+      // dejad may still be storing the records in flight: give it time
+      // for them before calling it idle.
+      watchdog.Extend(kImportTimePerRecord * static_cast<int64_t>(written));
       status = writer->Finish();
-      went_idle = watchdog.fired();
+      // A watchdog that fired just as the call succeeded changed nothing.
+      went_idle = watchdog.fired() && !status.ok();
+      if (!status.ok()) break;
+      const size_t answered = static_cast<size_t>(part.results_size());
+      if (answered > end - first ||
+          (answered < end - first && part.complete())) {
+        return grpc::Status(
+            grpc::StatusCode::INTERNAL,
+            absl::StrCat("dejad answered ", answered, " results for ",
+                         end - first, " records"));
+      }
+      if (answered == 0) {
+        return grpc::Status(grpc::StatusCode::INTERNAL,
+                            "dejad answered no record of a call");
+      }
       for (v1::ImportResult& result : *part.mutable_results()) {
         *response.add_results() = std::move(result);
       }
+      // An answer that hit its size limit covers the first records only;
+      // the next call sends the rest again.
+      first += answered;
+      sent = static_cast<int64_t>(first);
     }
     progress.Finish(ProgressLine(label, sent, total, absl::Now() - start,
                                  env_.err_columns));

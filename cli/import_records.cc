@@ -49,6 +49,13 @@ absl::StatusOr<std::string> ReadFileBytes(const fs::path& path) {
   return content.str();
 }
 
+// Editors on Windows start UTF-8 files with a byte-order mark; it is not
+// part of the text.
+absl::string_view WithoutByteOrderMark(absl::string_view text) {
+  absl::ConsumePrefix(&text, "\xEF\xBB\xBF");
+  return text;
+}
+
 bool IsHidden(const fs::path& path) {
   const std::string name = path.filename().string();
   return !name.empty() && name[0] == '.';
@@ -93,7 +100,8 @@ void ReadMarkdown(const fs::path& path, const std::string& source,
     records.push_back(Rejected(source, std::string(bytes.status().message())));
     return;
   }
-  auto imported = ImportMarkdown(*bytes);
+  // The id stays over the raw bytes, so ids of earlier imports still match.
+  auto imported = ImportMarkdown(WithoutByteOrderMark(*bytes));
   if (!imported.ok()) {
     records.push_back(
         Rejected(source, std::string(imported.status().message())));
@@ -121,10 +129,13 @@ void ReadJsonLines(const fs::path& path, const std::string& source,
   // A misspelt field would otherwise vanish from the stored postmortem.
   options.ignore_unknown_fields = false;
   int number = 0;
-  for (absl::string_view line : absl::StrSplit(*bytes, '\n')) {
+  bool any = false;
+  for (absl::string_view line :
+       absl::StrSplit(WithoutByteOrderMark(*bytes), '\n')) {
     ++number;
     absl::ConsumeSuffix(&line, "\r");
     if (absl::StripAsciiWhitespace(line).empty()) continue;
+    any = true;
     const std::string line_source = absl::StrCat(source, ":", number);
     SourceRecord record;
     const auto status = google::protobuf::util::JsonStringToMessage(
@@ -143,6 +154,8 @@ void ReadJsonLines(const fs::path& path, const std::string& source,
     FillDefaults(defaults, record);
     records.push_back(std::move(record));
   }
+  // Said here, or the command would report "no .jsonl files in" the file.
+  if (!any) records.push_back(Rejected(source, "no postmortems in the file"));
 }
 
 void ReadFile(const fs::path& path, const std::string& source,
@@ -162,31 +175,110 @@ void ReadFile(const fs::path& path, const std::string& source,
   }
 }
 
-void ReadDirectory(const fs::path& root, const ImportDefaults& defaults,
-                   std::vector<SourceRecord>& records) {
-  std::vector<fs::path> files;
+// Something a directory walk found: a file to read, or (with a problem) a
+// path it could not go into.
+struct WalkEntry {
+  fs::path path;
+  std::string problem;
+};
+
+// The folders a walk went into, by canonical path, so that a symlink back up
+// neither hangs nor reads a file twice.
+struct EnteredFolders {
+  std::vector<fs::path> ancestors;
+  std::map<fs::path, fs::path> first_seen_as;
+};
+
+void WalkFolder(const fs::path& folder, const fs::path& root,
+                EnteredFolders& entered, std::vector<WalkEntry>& found);
+
+// Goes into `folder` unless it is one already entered (followed symlinks).
+void EnterFolder(const fs::path& folder, const fs::path& root,
+                 EnteredFolders& entered, std::vector<WalkEntry>& found) {
   std::error_code error;
-  fs::recursive_directory_iterator it(root, error), end;
+  const fs::path canonical = fs::canonical(folder, error);
   if (error) {
-    records.push_back(Rejected(root.string(), error.message()));
+    found.push_back({folder, error.message()});
     return;
   }
-  for (; it != end; it.increment(error)) {
-    if (error) break;
-    if (IsHidden(it->path())) {
-      if (it->is_directory(error)) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file(error) && KindOf(it->path()) != FileKind::kOther) {
-      files.push_back(it->path());
+  if (std::find(entered.ancestors.begin(), entered.ancestors.end(),
+                canonical) != entered.ancestors.end()) {
+    found.push_back({folder, "symlink loop: skipped"});
+    return;
+  }
+  const auto [it, inserted] = entered.first_seen_as.emplace(canonical, folder);
+  if (!inserted) {
+    found.push_back(
+        {folder,
+         absl::StrCat("same folder as ",
+                      it->second.lexically_relative(root).generic_string(),
+                      ": skipped")});
+    return;
+  }
+  entered.ancestors.push_back(canonical);
+  WalkFolder(folder, root, entered, found);
+  entered.ancestors.pop_back();
+}
+
+// Appends the importable files under `folder` in path order. A folder that
+// cannot be listed is one problem entry; the walk goes on with the rest.
+void WalkFolder(const fs::path& folder, const fs::path& root,
+                EnteredFolders& entered, std::vector<WalkEntry>& found) {
+  std::error_code error;
+  fs::directory_iterator it(folder, error);
+  if (error) {
+    found.push_back({folder, error.message()});
+    return;
+  }
+  std::vector<fs::path> children;
+  for (const fs::directory_iterator end; it != end;) {
+    children.push_back(it->path());
+    it.increment(error);
+    if (error) {
+      found.push_back({folder, error.message()});
+      break;
     }
   }
-  if (error) records.push_back(Rejected(root.string(), error.message()));
-  std::sort(files.begin(), files.end());
-  for (const fs::path& file : files) {
-    const std::string relative = file.lexically_relative(root).generic_string();
-    ReadFile(file, (root / relative).generic_string(), relative, defaults,
-             records);
+  std::sort(children.begin(), children.end());
+  for (const fs::path& child : children) {
+    if (IsHidden(child)) continue;
+    // Follows symlinks: a linked folder or file counts as what it links to.
+    const fs::file_status status = fs::status(child, error);
+    if (error) {
+      // A dangling link is noise unless it names a postmortem.
+      if (error != std::errc::no_such_file_or_directory ||
+          KindOf(child) != FileKind::kOther) {
+        found.push_back({child, error.message()});
+      }
+      continue;
+    }
+    if (fs::is_directory(status)) {
+      EnterFolder(child, root, entered, found);
+    } else if (fs::is_regular_file(status) &&
+               KindOf(child) != FileKind::kOther) {
+      found.push_back({child, ""});
+    }
+  }
+}
+
+void ReadDirectory(const fs::path& root, const ImportDefaults& defaults,
+                   std::vector<SourceRecord>& records) {
+  EnteredFolders entered;
+  std::vector<WalkEntry> found;
+  EnterFolder(root, root, entered, found);
+  for (const WalkEntry& entry : found) {
+    if (entry.path == root) {
+      records.push_back(Rejected(root.string(), entry.problem));
+      continue;
+    }
+    const std::string relative =
+        entry.path.lexically_relative(root).generic_string();
+    const std::string source = (root / relative).generic_string();
+    if (entry.problem.empty()) {
+      ReadFile(entry.path, source, relative, defaults, records);
+    } else {
+      records.push_back(Rejected(source, entry.problem));
+    }
   }
 }
 
@@ -234,6 +326,9 @@ std::vector<SourceRecord> ReadImportRecords(
           argument, error ? error.message() : "No such file or directory"));
     } else if (fs::is_directory(status)) {
       ReadDirectory(path, defaults, records);
+    } else if (!fs::is_regular_file(status)) {
+      // Reading a FIFO or a device would wait forever or never end.
+      records.push_back(Rejected(argument, "not a regular file"));
     } else {
       ReadFile(path, argument, path.filename().generic_string(), defaults,
                records);
@@ -273,7 +368,8 @@ std::string CommonDirectory(const std::vector<SourceRecord>& records) {
     common = common.substr(0, same);
   }
   const size_t slash = common.rfind('/');
-  return slash == absl::string_view::npos
+  // "sources in /" would say nothing.
+  return slash == absl::string_view::npos || slash == 0
              ? ""
              : std::string(common.substr(0, slash + 1));
 }

@@ -46,10 +46,13 @@ struct SourceRecord {
 std::string ImportRequestId(absl::string_view key);
 
 // Reads every PATH in order: a .md/.markdown file, a .jsonl file (one
-// postmortem per line in the proto3 JSON mapping, blank lines skipped) or a
-// directory (walked recursively in path order, hidden entries skipped, other
-// extensions ignored). A missing or unreadable path, a file of another
-// extension, a malformed document or line becomes a record with a problem.
+// postmortem per line in the proto3 JSON mapping, blank lines and a UTF-8
+// byte-order mark skipped) or a directory (walked recursively in path order,
+// following symlinks but entering each folder once; hidden entries, other
+// extensions and non-regular files ignored). A missing or unreadable path or
+// subfolder (only that subtree is skipped), a symlink loop, a file argument
+// that is not a regular file or has another extension, a .jsonl file with no
+// postmortem, a malformed document or line becomes a record with a problem.
 // `defaults` fill what each postmortem lacks.
 std::vector<SourceRecord> ReadImportRecords(
     const std::vector<std::string>& paths, const ImportDefaults& defaults);
@@ -61,7 +64,8 @@ std::vector<size_t> PlanBatches(const std::vector<size_t>& sizes,
                                 size_t max_records, size_t max_bytes);
 
 // The directory prefix ("/data/pm/", with its "/") that every source
-// shares, so that tables can leave it out; "" when there is none.
+// shares, so that tables can leave it out; "" when there is none or it is
+// just "/".
 std::string CommonDirectory(const std::vector<SourceRecord>& records);
 
 // The notes column for one record: "defaults: team, severity; not mapped:

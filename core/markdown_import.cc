@@ -2118,6 +2118,9 @@ absl::StatusOr<MarkdownImport> ImportMarkdown(absl::string_view text) {
                                                    " bytes; the limit is ",
                                                    kMaxMarkdownBytes));
   }
+  // Editors on Windows often start a UTF-8 file with a byte-order mark;
+  // it would hide the front matter's opening "---".
+  absl::ConsumePrefix(&text, "\xEF\xBB\xBF");
   DEJA_ASSIGN_OR_RETURN(std::vector<Line> lines, SplitLines(text));
   MarkdownImport result;
   Importer in(&result);

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "core/blameless_lint.h"
 #include "core/event_log.h"
@@ -50,6 +52,9 @@ absl::Status BlameRejection(const BlameFinding& finding) {
       absl::StrCat(finding.field, ": \"", finding.phrase, "\" blames people; ",
                    finding.suggestion, " (rule ", finding.rule, ")"));
 }
+
+// Bytes a result adds to the response besides its own: its tag and length.
+constexpr size_t kResultFraming = 4;
 
 // Failures that would reject every following record of an import as well:
 // the call ends with them instead.
@@ -171,6 +176,8 @@ absl::Status PostmortemService::Import(
     v1::ImportPostmortemsResponse& response) {
   v1::ImportPostmortemsRequest batch;
   bool dry_run = false;
+  size_t response_bytes = 0;
+  bool full = false;
   for (int message = 0;; ++message) {
     DEJA_ASSIGN_OR_RETURN(const bool more, next(batch));
     if (!more) break;
@@ -190,17 +197,27 @@ absl::Status PostmortemService::Import(
       if (context.IsCancelled()) {
         return absl::CancelledError("the client cancelled the import");
       }
+      if (response_bytes >= kMaxImportResponseBytes) {
+        // The rest of the stream is read but neither stored nor answered;
+        // reading it to the end keeps the client's writes from blocking.
+        full = true;
+        break;
+      }
       v1::ImportResult& result = *response.add_results();
-      result.set_source(record.source());
+      result.set_source(std::string(
+          absl::string_view(record.source()).substr(0, kMaxImportSourceBytes)));
       const absl::Status status =
           ImportRecord(context, record, dry_run, result);
-      if (status.ok()) continue;
-      if (ImportEndsTheCall(status.code())) return status;
-      result.set_outcome(v1::ImportResult::REJECTED);
-      result.set_reason(absl::StrCat(absl::StatusCodeToString(status.code()),
-                                     ": ", status.message()));
+      if (!status.ok()) {
+        if (ImportEndsTheCall(status.code())) return status;
+        result.set_outcome(v1::ImportResult::REJECTED);
+        result.set_reason(absl::StrCat(absl::StatusCodeToString(status.code()),
+                                       ": ", status.message()));
+      }
+      response_bytes += result.ByteSizeLong() + kResultFraming;
     }
   }
+  response.set_complete(!full);
   for (const v1::ImportResult& result : response.results()) {
     switch (result.outcome()) {
       case v1::ImportResult::IMPORTED:
@@ -228,6 +245,11 @@ absl::Status PostmortemService::ImportRecord(grpc::ServerContext& context,
     return absl::InvalidArgumentError(
         "source: required (the file or line the record came from)");
   }
+  if (record.source().size() > kMaxImportSourceBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("source: too long (", record.source().size(),
+                     " bytes, at most ", kMaxImportSourceBytes, ")"));
+  }
   if (record.request_id().empty()) {
     return absl::InvalidArgumentError(
         "request_id: required (derive it from the source, so that importing "
@@ -240,7 +262,10 @@ absl::Status PostmortemService::ImportRecord(grpc::ServerContext& context,
                         CheckSubmit(request));
   v1::SubmitPostmortemResponse warnings;
   AddWarnings(findings, warnings);
-  *result.mutable_warnings() = std::move(*warnings.mutable_warnings());
+  for (v1::BlamelessFinding& warning : *warnings.mutable_warnings()) {
+    if (result.warnings_size() == kMaxImportWarnings) break;
+    *result.add_warnings() = std::move(warning);
+  }
   if (dry_run) {
     result.set_outcome(v1::ImportResult::VALID);
     return absl::OkStatus();

@@ -56,6 +56,13 @@ class PostmortemService : public ProtoService {
   // one response holds a result for each, under gRPC's 4 MiB default).
   static constexpr int kMaxImportBatch = 1000;
   static constexpr int kMaxImportRecords = 10000;
+  // Once the answer reaches this size the server stores and answers no
+  // more records of the call (the response says complete = false), so that it
+  // stays under gRPC's 4 MiB default; a single result is at most a few KiB
+  // (source, reason and warnings are bounded).
+  static constexpr size_t kMaxImportResponseBytes = 3 << 20;
+  static constexpr int kMaxImportWarnings = 10;
+  static constexpr size_t kMaxImportSourceBytes = 1024;
 
   // `searcher` may be null: nothing is ever reported searchable then.
   PostmortemService(PostmortemStore& store, absl::Duration max_call_time,

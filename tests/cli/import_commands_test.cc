@@ -41,9 +41,17 @@ class FakeImportService final : public v1::PostmortemService::Service {
       v1::ImportPostmortemsResponse* response) override {
     v1::ImportPostmortemsRequest request;
     absl::MutexLock lock(&mu_);
+    bool full = false;
     while (reader->Read(&request)) {
       messages_.push_back(request);
       for (const v1::ImportRecord& record : request.records()) {
+        // Like dejad when its answer reaches its size limit: read the rest,
+        // store and answer none of it.
+        if (answer_at_most_ > 0 &&
+            response->results_size() >= answer_at_most_) {
+          full = true;
+          continue;
+        }
         v1::ImportResult* result = response->add_results();
         result->set_source(record.source());
         if (record.postmortem().title().empty()) {
@@ -77,6 +85,7 @@ class FakeImportService final : public v1::PostmortemService::Service {
         }
       }
     }
+    response->set_complete(!full);
     return grpc::Status::OK;
   }
 
@@ -111,6 +120,11 @@ class FakeImportService final : public v1::PostmortemService::Service {
     absl::MutexLock lock(&mu_);
     return stored_.size();
   }
+  // Each call answers at most `n` records (0: all).
+  void AnswerAtMost(int n) {
+    absl::MutexLock lock(&mu_);
+    answer_at_most_ = n;
+  }
   void Forget() {
     absl::MutexLock lock(&mu_);
     messages_.clear();
@@ -118,6 +132,7 @@ class FakeImportService final : public v1::PostmortemService::Service {
 
  private:
   absl::Mutex mu_;
+  int answer_at_most_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, v1::Postmortem> stored_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> by_request_id_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ImportPostmortemsRequest> messages_ ABSL_GUARDED_BY(mu_);
@@ -326,6 +341,24 @@ TEST_F(ImportCommandsTest, RecordsGoInBatches) {
   EXPECT_EQ(messages[2].records_size(), 50);
   EXPECT_THAT(out_, StartsWith("OUTCOME    RECORDS\n"
                                "imported   250\n"));
+}
+
+// A call whose answer filled up covers its first records only: the CLI
+// sends the rest again in the next call until every record is answered.
+TEST_F(ImportCommandsTest, AnAnswerThatFilledUpIsContinuedInANewCall) {
+  std::string lines;
+  for (int i = 0; i < 250; ++i) {
+    absl::StrAppend(&lines, "{\"title\":\"Incident ", i, "\"}\n");
+  }
+  const std::string path = Write("many.jsonl", lines);
+  service_.AnswerAtMost(100);
+  EXPECT_EQ(Run({"import", path, "--no-wait", "--json"}), 0) << err_;
+  EXPECT_EQ(service_.stored_count(), 250u);
+  // 250 records, then the 150 left, then the last 50.
+  EXPECT_EQ(service_.records().size(), 250u + 150u + 50u);
+  EXPECT_THAT(out_, HasSubstr("{\"imported\":250,\"unchanged\":0,"
+                              "\"rejected\":0"));
+  EXPECT_EQ(std::count(out_.begin(), out_.end(), '\n'), 251);
 }
 
 TEST_F(ImportCommandsTest, BadBatchAndSeverityAreUsageErrors) {

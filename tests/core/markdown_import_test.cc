@@ -385,6 +385,14 @@ TEST(MarkdownImportTest, RelativeLinksAreReportedNotKept) {
   EXPECT_EQ(reported, 2);
 }
 
+TEST(MarkdownImportTest, ByteOrderMarkDoesNotHideTheFrontMatter) {
+  const MarkdownImport import =
+      MustImport("\xEF\xBB\xBF---\nteam: payments\nseverity: SEV2\n---\n# T\n");
+  EXPECT_EQ(import.postmortem.team(), "payments");
+  EXPECT_EQ(import.postmortem.severity(), v1::SEV2);
+  EXPECT_EQ(import.postmortem.title(), "T");
+}
+
 TEST(MarkdownImportTest, OneLeadingBackslashIsRemovedFromProseLines) {
   const MarkdownImport import = MustImport(
       "# T\n\n\\- under the title\n\n"

@@ -236,9 +236,56 @@ TEST_F(ImportServiceTest, TooManyRecordsInOneCallIsInvalidArgument) {
   EXPECT_THAT(status.error_message(), HasSubstr("at most 10000 per call"));
 }
 
+// The one answer must stay under gRPC's 4 MiB: once it is full the server
+// stops reading, says so, and has stored nothing it did not answer for.
+TEST_F(ImportServiceTest, FullAnswerStopsReadingAndStoresNothingUnanswered) {
+  const std::string long_source(PostmortemService::kMaxImportSourceBytes - 8,
+                                's');
+  std::vector<v1::ImportPostmortemsRequest> batches = Batches(4000, 1000);
+  for (v1::ImportPostmortemsRequest& batch : batches) {
+    for (v1::ImportRecord& record : *batch.mutable_records()) {
+      record.set_source(long_source + record.source().substr(10));
+    }
+  }
+  v1::ImportPostmortemsResponse first;
+  ASSERT_TRUE(Import(batches, &first).ok());
+  EXPECT_FALSE(first.complete());
+  const int answered = first.results_size();
+  EXPECT_GT(answered, 2000);
+  EXPECT_LT(answered, 4000);
+  EXPECT_LE(first.ByteSizeLong(), 4u << 20);
+  EXPECT_EQ(first.imported(), answered);
+
+  // Sending everything again: what was answered is unchanged, the rest is
+  // new, so nothing unanswered had been stored.
+  v1::ImportPostmortemsResponse again;
+  ASSERT_TRUE(Import(batches, &again).ok());
+  EXPECT_EQ(again.unchanged(), answered);
+  EXPECT_EQ(again.imported(), again.results_size() - answered);
+}
+
+TEST_F(ImportServiceTest, SourceIsBoundedAndWarningsCapped) {
+  std::vector<v1::ImportPostmortemsRequest> batches = Batches(2, 2);
+  batches[0].mutable_records(0)->set_source(
+      std::string(PostmortemService::kMaxImportSourceBytes + 1, 's'));
+  std::string blaming;
+  for (int i = 0; i < 15; ++i) blaming += "It was human error. ";
+  batches[0].mutable_records(1)->mutable_postmortem()->set_summary(blaming);
+  v1::ImportPostmortemsResponse response;
+  ASSERT_TRUE(Import(batches, &response).ok());
+  EXPECT_TRUE(response.complete());
+  EXPECT_EQ(response.results(0).source().size(),
+            PostmortemService::kMaxImportSourceBytes);
+  EXPECT_THAT(response.results(0).reason(),
+              HasSubstr("source: too long (1025 bytes"));
+  EXPECT_EQ(response.results(1).warnings_size(),
+            PostmortemService::kMaxImportWarnings);
+}
+
 TEST_F(ImportServiceTest, EmptyStreamAnswersNothingImported) {
   v1::ImportPostmortemsResponse response;
   ASSERT_TRUE(Import({}, &response).ok());
+  EXPECT_TRUE(response.complete());
   EXPECT_EQ(response.results_size(), 0);
   EXPECT_EQ(response.imported(), 0);
 }
