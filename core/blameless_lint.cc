@@ -26,11 +26,12 @@ enum class Scope { kAllText, kRootCauses };
 //                 (engineer, on-call, reviewer ...) or a participant's name
 //   <someone>     <person>, or a capitalised name ("Alex") that is not one of
 //                 the postmortem's services, teams or tags, nor a common
-//                 technical noun
+//                 technical noun, written mid-sentence (see IsNameLike)
 //   <whose>       a possessive: "alex's", "the engineer's", his, her, their
 //   <participant> a participant's name, whole or in parts
 // `negatable` rules do not fire just after a negation ("no blame", "not
-// human error"): those sentences reject blame rather than assign it.
+// human error") nor just before a denial ("human error was ruled out",
+// "blamed on nobody"): those sentences reject blame rather than assign it.
 struct BlameRule {
   const char* id;
   const char* patterns;
@@ -115,6 +116,11 @@ constexpr absl::string_view kNegations[] = {
     "avoid", "avoids",  "avoiding", "rather",  "instead", "nor",    "free"};
 // Enough for "no one is to blame".
 constexpr int kNegationWindow = 4;
+// Word sequences right after a negatable phrase that deny it, in the
+// pattern syntax of BlameRule.
+constexpr const char* kDenialsAfter =
+    "nobody; no one; no-one; on nobody; on no one; on no-one; "
+    "was|were|is|are ruled out; has|have|had been ruled out";
 
 constexpr absl::string_view kPersonPronouns[] = {
     "he", "she", "they", "i", "you", "him", "them", "someone", "somebody"};
@@ -131,7 +137,10 @@ constexpr absl::string_view kNotPossessive[] = {
     "it's",      "that's",   "there's",    "here's",      "what's",
     "let's",     "who's",    "where's",    "one's",       "nobody's",
     "anybody's", "anyone's", "everyone's", "everybody's", "noone's"};
-// Capitalised words that open sentences about systems, not people.
+// Capitalised words that are not names even mid-sentence: determiners,
+// common technical nouns and products, days and months ("the backup on
+// Monday failed to run"). Names that are also months ("April") are then
+// only found as participants.
 constexpr absl::string_view kNotNames[] = {
     "it",         "this",       "that",        "these",      "those",
     "there",      "which",      "what",        "everything", "nothing",
@@ -148,7 +157,11 @@ constexpr absl::string_view kNotNames[] = {
     "argo",       "argocd",     "istio",       "chrome",     "safari",
     "android",    "ios",        "firefox",     "java",       "python",
     "node",       "cron",       "systemd",     "dns",        "ci",
-    "cd",         "cdn",        "api",         "app",        "server"};
+    "cd",         "cdn",        "api",         "app",        "server",
+    "monday",     "tuesday",    "wednesday",   "thursday",   "friday",
+    "saturday",   "sunday",     "january",     "february",   "march",
+    "april",      "may",        "june",        "july",       "august",
+    "september",  "october",    "november",    "december"};
 // Endings of common nouns ("Replication", "Deployment") that are not names.
 constexpr absl::string_view kNounEndings[] = {
     "ing", "ion", "ment", "ness", "ity", "ure", "ance", "ence", "age", "ics"};
@@ -231,7 +244,8 @@ struct Token {
   bool titlecase = false;
   // Only whitespace separates this token from the previous one.
   bool joined = false;
-  // A sentence ends between the previous token and this one.
+  // This token starts a sentence: the text, a sentence, a line that is a
+  // Markdown list item or follows a blank line.
   bool after_break = false;
   bool quoted = false;
 };
@@ -250,13 +264,23 @@ bool IsTitlecase(absl::string_view word) {
   return true;
 }
 
+// Whether the line starting at `i` begins a new block of Markdown text: it
+// is blank, or a list item or heading ("- Scheduler failed ...").
+bool StartsBlock(absl::string_view text, size_t i) {
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+  if (i >= text.size() || text[i] == '\n' || text[i] == '\r') return true;
+  if (text[i] == '#') return true;
+  return (text[i] == '-' || text[i] == '*' || text[i] == '+') &&
+         i + 1 < text.size() && (text[i + 1] == ' ' || text[i + 1] == '\t');
+}
+
 // Splits `text` into words. Letters joined by '.', '-', '/', ':', '@' or an
 // apostrophe stay one word ("alex.doe", "on-call", "alex's"), so a rule word
 // never matches inside an identifier.
 std::vector<Token> Tokenize(absl::string_view text) {
   std::vector<Token> tokens;
   bool joined = true;
-  bool after_break = false;
+  bool after_break = true;
   bool in_quote = false;
   size_t quote_start = 0;  // first token inside the open quote
   size_t i = 0;
@@ -265,6 +289,7 @@ std::vector<Token> Tokenize(absl::string_view text) {
     if (cc.kind != CharKind::kLetter) {
       switch (cc.kind) {
         case CharKind::kSpace:
+          if (text[i] == '\n' && StartsBlock(text, i + 1)) after_break = true;
           break;
         case CharKind::kSentenceEnd:
           after_break = true;
@@ -336,22 +361,47 @@ std::vector<Token> Tokenize(absl::string_view text) {
 // ---- Matching --------------------------------------------------------------
 
 // What the postmortem itself says about people and systems.
+// Participant names are matched as people wherever they appear, so a name
+// that is also a word ("Max Power", "Will Smith") must not match the word:
+// a handle ("alex.doe", "jdoe": a whole name with a separator or digit, or
+// all lower case) matches in any case; a part of a name ("Max", "Alex" of
+// "alex.doe") only when written capitalised.
 struct Context {
-  std::set<std::string> participants;  // whole names and their parts
-  std::set<std::string> not_people;    // services, team, tags
+  std::set<std::string> handles;     // lower-cased
+  std::set<std::string> name_parts;  // lower-cased, 3+ bytes
+  std::set<std::string> not_people;  // services, team, tags
 };
+
+constexpr absl::string_view kNameSeparators = " ._-@()";
+
+// "alex.doe", "sam_k", "jdoe2", or a lone all-lower-case name ("jdoe").
+bool IsHandle(absl::string_view word, bool whole_name) {
+  bool upper = false;
+  for (const char c : word) {
+    if (absl::ascii_isdigit(c) || absl::StrContains("._-@", c)) return true;
+    if (absl::ascii_isupper(c)) upper = true;
+  }
+  return whole_name && !upper;
+}
 
 Context MakeContext(const v1::Postmortem& postmortem) {
   Context context;
   for (const v1::Participant& participant : postmortem.participants()) {
-    const std::string name =
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(participant.name()));
+    const absl::string_view name =
+        absl::StripAsciiWhitespace(participant.name());
     if (name.empty()) continue;
-    context.participants.insert(name);
-    for (absl::string_view part :
-         absl::StrSplit(name, absl::ByAnyChar(" ._-@()"), absl::SkipEmpty())) {
+    const std::vector<absl::string_view> words =
+        absl::StrSplit(name, absl::ByAnyChar(" ()"), absl::SkipEmpty());
+    for (absl::string_view word : words) {
+      if (IsHandle(word, words.size() == 1)) {
+        context.handles.insert(absl::AsciiStrToLower(word));
+      }
+    }
+    const std::string lower = absl::AsciiStrToLower(name);
+    for (absl::string_view part : absl::StrSplit(
+             lower, absl::ByAnyChar(kNameSeparators), absl::SkipEmpty())) {
       // Initials would match ordinary words ("a", "j.").
-      if (part.size() >= 3) context.participants.insert(std::string(part));
+      if (part.size() >= 3) context.name_parts.insert(std::string(part));
     }
   }
   auto add = [&context](const std::string& word) {
@@ -363,10 +413,24 @@ Context MakeContext(const v1::Postmortem& postmortem) {
   return context;
 }
 
-bool IsPerson(const Token& token, const Context& context) {
+// Non-ASCII initials ("Åsa") count as capitalised: their case is unknown.
+bool IsCapitalised(const Token& token, absl::string_view text) {
+  const unsigned char first = static_cast<unsigned char>(text[token.begin]);
+  return first >= 0x80 || absl::ascii_isupper(first);
+}
+
+bool IsParticipant(const Token& token, absl::string_view text,
+                   const Context& context) {
+  if (context.handles.count(token.lower) > 0) return true;
+  return context.name_parts.count(token.lower) > 0 &&
+         IsCapitalised(token, text);
+}
+
+bool IsPerson(const Token& token, absl::string_view text,
+              const Context& context) {
   return OneOf(token.lower, kPersonPronouns) ||
          OneOf(token.lower, kPersonRoles) ||
-         context.participants.count(token.lower) > 0;
+         IsParticipant(token, text, context);
 }
 
 bool EndsWithNounEnding(absl::string_view word) {
@@ -376,12 +440,16 @@ bool EndsWithNounEnding(absl::string_view word) {
   return false;
 }
 
-// A capitalised word that reads as a person's first name. One ending in
-// 's' is taken for a plural noun opening a sentence ("Tests should have
-// caught it"); such names are found when they are participants.
+// A capitalised word that reads as a person's first name. Capitals are
+// evidence of a name only mid-sentence: the first word of a sentence, field
+// or list item is capitalised anyway, and there products and components
+// ("Scheduler", "Sidekiq", "Stripe") are far likelier subjects than
+// people, so a name there is found only when it is a participant. One
+// ending in 's' is taken for a plural noun ("Tests"), and likewise found
+// only as a participant.
 bool IsNameLike(const Token& token, const Context& context) {
-  return token.titlecase && !OneOf(token.lower, kNotNames) &&
-         !EndsWithNounEnding(token.lower) &&
+  return token.titlecase && !token.after_break &&
+         !OneOf(token.lower, kNotNames) && !EndsWithNounEnding(token.lower) &&
          !absl::EndsWith(token.lower, "s") &&
          context.not_people.count(token.lower) == 0;
 }
@@ -402,15 +470,13 @@ bool IsPossessive(const Token& token, const Context& context) {
 }
 
 bool SlotMatches(absl::string_view slot, const Token& token,
-                 const Context& context) {
-  if (slot == "<person>") return IsPerson(token, context);
+                 absl::string_view text, const Context& context) {
+  if (slot == "<person>") return IsPerson(token, text, context);
   if (slot == "<someone>") {
-    return IsPerson(token, context) || IsNameLike(token, context);
+    return IsPerson(token, text, context) || IsNameLike(token, context);
   }
   if (slot == "<whose>") return IsPossessive(token, context);
-  if (slot == "<participant>") {
-    return context.participants.count(token.lower) > 0;
-  }
+  if (slot == "<participant>") return IsParticipant(token, text, context);
   for (absl::string_view alternative : absl::StrSplit(slot, '|')) {
     if (token.lower == alternative) return true;
   }
@@ -430,38 +496,56 @@ bool FollowsNegation(const std::vector<Token>& tokens, size_t at) {
 // The number of tokens `pattern` matches at `at`, or 0.
 size_t MatchAt(const std::vector<std::string>& pattern,
                const std::vector<Token>& tokens, size_t at,
-               const Context& context) {
+               absl::string_view text, const Context& context) {
   if (at + pattern.size() > tokens.size()) return 0;
   for (size_t k = 0; k < pattern.size(); ++k) {
     const Token& token = tokens[at + k];
     if (token.quoted || (k > 0 && !token.joined)) return 0;
-    if (!SlotMatches(pattern[k], token, context)) return 0;
+    if (!SlotMatches(pattern[k], token, text, context)) return 0;
   }
   return pattern.size();
+}
+
+using Patterns = std::vector<std::vector<std::string>>;
+
+Patterns CompilePatterns(absl::string_view patterns) {
+  Patterns compiled;
+  for (absl::string_view pattern :
+       absl::StrSplit(patterns, ';', absl::SkipWhitespace())) {
+    compiled.push_back(absl::StrSplit(pattern, ' ', absl::SkipEmpty()));
+  }
+  return compiled;
+}
+
+// Whether the phrase ending before `at` is denied by what follows it in the
+// same sentence ("human error was ruled out").
+bool PrecedesDenial(const std::vector<Token>& tokens, size_t at,
+                    absl::string_view text, const Patterns& denials,
+                    const Context& context) {
+  if (at >= tokens.size() || tokens[at].after_break) return false;
+  for (const std::vector<std::string>& pattern : denials) {
+    if (MatchAt(pattern, tokens, at, text, context) > 0) return true;
+  }
+  return false;
 }
 
 // A rule with its patterns split into words once per lint.
 struct CompiledRule {
   const BlameRule* rule;
-  std::vector<std::vector<std::string>> patterns;
+  Patterns patterns;
 };
 
 std::vector<CompiledRule> CompileRules() {
   std::vector<CompiledRule> compiled;
   for (const BlameRule& rule : kRules) {
-    CompiledRule c{&rule, {}};
-    for (absl::string_view pattern :
-         absl::StrSplit(rule.patterns, ';', absl::SkipWhitespace())) {
-      c.patterns.push_back(absl::StrSplit(pattern, ' ', absl::SkipEmpty()));
-    }
-    compiled.push_back(std::move(c));
+    compiled.push_back({&rule, CompilePatterns(rule.patterns)});
   }
   return compiled;
 }
 
 void LintText(absl::string_view field, absl::string_view text,
-              const std::vector<CompiledRule>& rules, const Context& context,
-              std::vector<BlameFinding>& findings) {
+              const std::vector<CompiledRule>& rules, const Patterns& denials,
+              const Context& context, std::vector<BlameFinding>& findings) {
   if (text.empty()) return;
   const bool root_cause = absl::StartsWith(field, "root_causes[");
   const std::vector<Token> tokens = Tokenize(text);
@@ -472,8 +556,10 @@ void LintText(absl::string_view field, absl::string_view text,
       const BlameRule& rule = *compiled.rule;
       if (rule.scope == Scope::kRootCauses && !root_cause) continue;
       for (const std::vector<std::string>& pattern : compiled.patterns) {
-        matched = MatchAt(pattern, tokens, at, context);
-        if (matched > 0 && rule.negatable && FollowsNegation(tokens, at)) {
+        matched = MatchAt(pattern, tokens, at, text, context);
+        if (matched > 0 && rule.negatable &&
+            (FollowsNegation(tokens, at) ||
+             PrecedesDenial(tokens, at + matched, text, denials, context))) {
           matched = 0;
         }
         if (matched > 0) break;
@@ -494,10 +580,11 @@ void LintText(absl::string_view field, absl::string_view text,
 
 std::vector<BlameFinding> LintBlameless(const v1::Postmortem& postmortem) {
   const std::vector<CompiledRule> rules = CompileRules();
+  const Patterns denials = CompilePatterns(kDenialsAfter);
   const Context context = MakeContext(postmortem);
   std::vector<BlameFinding> findings;
   auto lint = [&](absl::string_view field, absl::string_view text) {
-    LintText(field, text, rules, context, findings);
+    LintText(field, text, rules, denials, context, findings);
   };
   auto lint_list = [&](absl::string_view field, const auto& items) {
     for (int i = 0; i < items.size(); ++i) {

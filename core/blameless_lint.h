@@ -10,8 +10,16 @@
 // case-insensitive, over UTF-8 text (non-ASCII letters count as letters, so
 // nothing is split inside a word); words joined into identifiers
 // ("human_error_total", "blame-free") and text inside double quotes
-// (reported speech, a label under discussion) are not findings. A pure
-// function, thread-safe.
+// (reported speech, a label under discussion) are not findings.
+//
+// Who counts as a person: pronouns (including "they", which may be pods:
+// such text should name its subject) and roles; participants' names, always
+// (a part of a name such as "Max" only when written capitalised, a handle
+// such as "alex.doe" in any case); and other capitalised words only
+// mid-sentence. The first word of a sentence, field or list item is
+// capitalised anyway and is more often a product or component ("Scheduler
+// failed to ...", "Stripe failed to ...") than a person, so a name there is
+// found only when it is a participant's. A pure function, thread-safe.
 
 #include <string>
 #include <vector>

@@ -21,8 +21,10 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
 
-// A postmortem whose summary is `text`, with one participant and a service
-// so that names and service names are known to the lint.
+// A postmortem whose summary is `text`, with participants and a service so
+// that names and service names are known to the lint. A name opening a
+// sentence is found only when it is a participant's, hence Priya, Jordan and
+// Zoë.
 v1::Postmortem WithSummary(const std::string& text) {
   v1::Postmortem postmortem;
   postmortem.set_team("payments");
@@ -31,6 +33,9 @@ v1::Postmortem WithSummary(const std::string& text) {
   v1::Participant* participant = postmortem.add_participants();
   participant->set_name("alex.doe");
   participant->set_role("on-call");
+  for (const char* name : {"Priya Raman", "Jordan Lee", "Zoë Novak"}) {
+    postmortem.add_participants()->set_name(name);
+  }
   postmortem.set_summary(text);
   return postmortem;
 }
@@ -150,6 +155,93 @@ TEST(BlamelessLintTest, SystemsThatFailedAreNotPeople) {
   }
 }
 
+TEST(BlamelessLintTest, CapitalisedFirstWordOfASentenceIsNotTakenForAName) {
+  for (const char* text : {
+           "Scheduler failed to place pods.",
+           "Retry failed to help.",
+           "Review failed to catch it.",
+           "Autoscaler failed to add nodes.",
+           "Flux failed to reconcile.",
+           "Celery failed to ack the task.",
+           "Sidekiq failed to retry.",
+           "Karpenter failed to provision nodes.",
+           "Certbot failed to renew the certificate.",
+           "Debezium failed to read the WAL.",
+           "Stripe failed to respond.",
+           "Sentry neglected to group the errors.",
+           "Monday failed to start on time.",
+           "The queue grew. Sidekiq failed to retry.",
+           "Notes: Karpenter failed to provision nodes.",
+           "Steps taken:\n- Certbot failed to renew.\n- Flux forgot nothing.",
+           "The nightly backup on Monday failed to complete.",
+       }) {
+    EXPECT_THAT(Lint(text), IsEmpty()) << text;
+  }
+}
+
+TEST(BlamelessLintTest, CapitalisedNameMidSentenceIsStillAFinding) {
+  EXPECT_EQ(OnlyRule("The deploy went out after Sam failed to check."),
+            "failed-to");
+  EXPECT_EQ(OnlyRule("At 09:10 Sam failed to check the dashboard."),
+            "failed-to");
+  EXPECT_EQ(OnlyRule("The alert fired and Robin forgot to ack it."),
+            "forgot-to");
+  // A line that merely wraps a sentence does not start a new one.
+  EXPECT_EQ(OnlyRule("The deploy went out after\nSam failed to check."),
+            "failed-to");
+}
+
+TEST(BlamelessLintTest, ParticipantNameOpeningASentenceIsAFinding) {
+  EXPECT_EQ(OnlyRule("Priya failed to check the dashboard."), "failed-to");
+  EXPECT_EQ(OnlyRule("The page went out. Jordan neglected to ack it."),
+            "failed-to");
+  EXPECT_EQ(OnlyRule("Alex should have noticed the alert."), "should-have");
+  // Not a participant: the capital alone does not make a person.
+  EXPECT_THAT(Lint("Sam failed to check the dashboard."), IsEmpty());
+}
+
+// "they" may be pods or people; the lint cannot tell and asks for a
+// rewording that names the subject.
+TEST(BlamelessLintTest, TheyIsTakenForPeople) {
+  EXPECT_EQ(OnlyRule("They failed to start because the disk was full."),
+            "failed-to");
+}
+
+TEST(BlamelessLintTest, ParticipantNamePartsMatchOnlyWhenCapitalised) {
+  v1::Postmortem postmortem;
+  for (const char* name : {"Max Power", "Will Smith", "Mark Lee", "Rob Key",
+                           "Chase Young", "alex.doe", "jdoe"}) {
+    postmortem.add_participants()->set_name(name);
+  }
+  for (const char* cause : {
+           "The pool hit max connections.",
+           "Retries will pile up without a backoff.",
+           "Nothing could mark the node unhealthy.",
+           "The cache key had no version.",
+           "Clients chase the leader after a failover.",
+           "Set a max and a limit.",
+       }) {
+    postmortem.add_root_causes()->set_description(cause);
+  }
+  EXPECT_THAT(LintBlameless(postmortem), IsEmpty());
+
+  for (const char* cause : {
+           "The config Max pushed had no schema.",
+           "The script Will ran had no dry run.",
+           "Changes ALEX.DOE merged skipped review.",
+           "The job jdoe started had no limit.",
+           "The flag Alex set was global.",
+       }) {
+    postmortem.add_root_causes()->set_description(cause);
+  }
+  std::vector<std::string> phrases;
+  for (const BlameFinding& finding : LintBlameless(postmortem)) {
+    EXPECT_EQ(finding.rule, "person-as-root-cause");
+    phrases.push_back(finding.phrase);
+  }
+  EXPECT_THAT(phrases, ElementsAre("Max", "Will", "ALEX.DOE", "jdoe", "Alex"));
+}
+
 TEST(BlamelessLintTest, DenialsOfBlameAreNotFindings) {
   for (const char* text : {
            "This review is blameless.",
@@ -158,6 +250,10 @@ TEST(BlamelessLintTest, DenialsOfBlameAreNotFindings) {
            "This was not human error but a missing guardrail.",
            "We avoid blame in reviews.",
            "It was nobody's fault.",
+           "Human error was ruled out.",
+           "Human error has been ruled out early on.",
+           "The error budget was blamed on nobody.",
+           "The outage was blamed on no one.",
        }) {
     EXPECT_THAT(Lint(text), IsEmpty()) << text;
   }
