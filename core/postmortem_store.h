@@ -49,6 +49,26 @@ class PostmortemStore {
                                               absl::string_view request_id,
                                               absl::Time deadline) = 0;
 
+  // Several submits in one transaction (bulk import): each is Submit's work
+  // in its own savepoint, so one that fails (a request_id reused for other
+  // content, say) is undone alone and reported in its slot, and the others
+  // are committed together, with one durable commit instead of one each.
+  // Results come in the order of `items`. An error for the whole call means
+  // nothing was stored. The default runs Submit once per item.
+  struct SubmitItem {
+    const v1::Postmortem* postmortem;  // not owned
+    std::string request_id;
+  };
+  virtual absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> SubmitMany(
+      const std::vector<SubmitItem>& items, absl::Time deadline) {
+    std::vector<absl::StatusOr<SubmitResult>> results;
+    results.reserve(items.size());
+    for (const SubmitItem& item : items) {
+      results.push_back(Submit(*item.postmortem, item.request_id, deadline));
+    }
+    return results;
+  }
+
   virtual absl::StatusOr<v1::Postmortem> Get(absl::string_view id,
                                              absl::Time deadline) = 0;
 

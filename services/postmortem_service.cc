@@ -55,6 +55,8 @@ absl::Status BlameRejection(const BlameFinding& finding) {
 
 // Bytes a result adds to the response besides its own: its tag and length.
 constexpr size_t kResultFraming = 4;
+// What storing adds to a result: the postmortem id and the outcome.
+constexpr size_t kStoredResultBytes = 42;
 
 // Failures that would reject every following record of an import as well:
 // the call ends with them instead.
@@ -193,6 +195,10 @@ absl::Status PostmortemService::Import(
                        " per call; split the import into several calls (",
                        response.results_size(), " records were answered)"));
     }
+    // Checked one by one, then stored together (one transaction per
+    // message: a durable commit per record is what bulk import would
+    // otherwise wait on).
+    std::vector<PendingImport> pending;
     for (v1::ImportRecord& record : *batch.mutable_records()) {
       if (context.IsCancelled()) {
         return absl::CancelledError("the client cancelled the import");
@@ -203,19 +209,24 @@ absl::Status PostmortemService::Import(
         full = true;
         break;
       }
+      const int index = response.results_size();
       v1::ImportResult& result = *response.add_results();
       result.set_source(std::string(
           absl::string_view(record.source()).substr(0, kMaxImportSourceBytes)));
-      const absl::Status status =
-          ImportRecord(context, record, dry_run, result);
+      const absl::Status status = CheckImportRecord(record, result);
       if (!status.ok()) {
-        if (ImportEndsTheCall(status.code())) return status;
         result.set_outcome(v1::ImportResult::REJECTED);
         result.set_reason(absl::StrCat(absl::StatusCodeToString(status.code()),
                                        ": ", status.message()));
+      } else if (dry_run) {
+        result.set_outcome(v1::ImportResult::VALID);
+      } else {
+        pending.push_back(PendingImport{index, &record});
       }
-      response_bytes += result.ByteSizeLong() + kResultFraming;
+      response_bytes += result.ByteSizeLong() + kResultFraming +
+                        (status.ok() ? kStoredResultBytes : 0);
     }
+    DEJA_RETURN_IF_ERROR(StoreImports(context, pending, response));
   }
   response.set_complete(!full);
   for (const v1::ImportResult& result : response.results()) {
@@ -237,10 +248,8 @@ absl::Status PostmortemService::Import(
   return absl::OkStatus();
 }
 
-absl::Status PostmortemService::ImportRecord(grpc::ServerContext& context,
-                                             v1::ImportRecord& record,
-                                             bool dry_run,
-                                             v1::ImportResult& result) {
+absl::Status PostmortemService::CheckImportRecord(
+    const v1::ImportRecord& record, v1::ImportResult& result) const {
   if (record.source().empty()) {
     return absl::InvalidArgumentError(
         "source: required (the file or line the record came from)");
@@ -257,7 +266,7 @@ absl::Status PostmortemService::ImportRecord(grpc::ServerContext& context,
   }
   v1::SubmitPostmortemRequest request;
   request.set_request_id(record.request_id());
-  *request.mutable_postmortem() = std::move(*record.mutable_postmortem());
+  *request.mutable_postmortem() = record.postmortem();
   DEJA_ASSIGN_OR_RETURN(const std::vector<BlameFinding> findings,
                         CheckSubmit(request));
   v1::SubmitPostmortemResponse warnings;
@@ -266,17 +275,46 @@ absl::Status PostmortemService::ImportRecord(grpc::ServerContext& context,
     if (result.warnings_size() == kMaxImportWarnings) break;
     *result.add_warnings() = std::move(warning);
   }
-  if (dry_run) {
-    result.set_outcome(v1::ImportResult::VALID);
-    return absl::OkStatus();
+  return absl::OkStatus();
+}
+
+absl::Status PostmortemService::StoreImports(
+    grpc::ServerContext& context, const std::vector<PendingImport>& pending,
+    v1::ImportPostmortemsResponse& response) {
+  if (pending.empty()) return absl::OkStatus();
+  std::vector<PostmortemStore::SubmitItem> items;
+  items.reserve(pending.size());
+  for (const PendingImport& import : pending) {
+    items.push_back(PostmortemStore::SubmitItem{&import.record->postmortem(),
+                                                import.record->request_id()});
   }
-  DEJA_ASSIGN_OR_RETURN(
-      SubmitResult stored,
-      store_.Submit(request.postmortem(), request.request_id(),
-                    StoreDeadline(context)));
-  result.set_postmortem_id(stored.postmortem.id());
-  result.set_outcome(stored.replayed ? v1::ImportResult::UNCHANGED
+  absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> stored =
+      store_.SubmitMany(items, StoreDeadline(context));
+  if (!stored.ok()) {
+    if (ImportEndsTheCall(stored.status().code())) return stored.status();
+    // The batch as a whole failed (e.g. a deadlock with a concurrent import
+    // of the same records): one transaction per record instead.
+    stored.emplace();
+    for (const PostmortemStore::SubmitItem& item : items) {
+      stored->push_back(store_.Submit(*item.postmortem, item.request_id,
+                                      StoreDeadline(context)));
+    }
+  }
+  for (size_t i = 0; i < pending.size(); ++i) {
+    v1::ImportResult& result = *response.mutable_results(pending[i].result);
+    const absl::StatusOr<SubmitResult>& one = (*stored)[i];
+    if (!one.ok()) {
+      if (ImportEndsTheCall(one.status().code())) return one.status();
+      result.set_outcome(v1::ImportResult::REJECTED);
+      result.set_reason(
+          absl::StrCat(absl::StatusCodeToString(one.status().code()), ": ",
+                       one.status().message()));
+      continue;
+    }
+    result.set_postmortem_id(one->postmortem.id());
+    result.set_outcome(one->replayed ? v1::ImportResult::UNCHANGED
                                      : v1::ImportResult::IMPORTED);
+  }
   return absl::OkStatus();
 }
 

@@ -16,9 +16,10 @@
 // Running out of time is not an error: the response says searchable = false
 // (always so without a searcher).
 //
-// ImportPostmortems stores each streamed record the way SubmitPostmortem
-// would, in its own transaction, and turns a record's failure into a
-// REJECTED result so that the import goes on. Failures that would reject
+// ImportPostmortems checks each streamed record the way SubmitPostmortem
+// would, stores the records of each message in one transaction (each in its
+// own savepoint), and turns a record's failure into a REJECTED result so
+// that the import goes on. Failures that would reject
 // every following record too (the database unavailable, the deadline or the
 // client gone, a message that does not parse, too many records) end the
 // call instead; the records stored before stay stored, and importing again
@@ -84,11 +85,21 @@ class PostmortemService : public ProtoService {
   absl::Status Import(grpc::ServerContext& context,
                       const StreamReader<v1::ImportPostmortemsRequest>& next,
                       v1::ImportPostmortemsResponse& response);
-  // One record of an import into `result`; an error is the record's
-  // rejection (or, when ImportEndsTheCall, the call's).
-  absl::Status ImportRecord(grpc::ServerContext& context,
-                            v1::ImportRecord& record, bool dry_run,
-                            v1::ImportResult& result);
+  // A record of an import waiting to be stored: its result's index in the
+  // response, and the record (owned by the message being read).
+  struct PendingImport {
+    int result;
+    const v1::ImportRecord* record;
+  };
+  // Validation and the blameless check of one record; its warnings go into
+  // `result`, an error is the record's rejection.
+  absl::Status CheckImportRecord(const v1::ImportRecord& record,
+                                 v1::ImportResult& result) const;
+  // Stores the checked records of one message together and fills in their
+  // results; an error ends the call.
+  absl::Status StoreImports(grpc::ServerContext& context,
+                            const std::vector<PendingImport>& pending,
+                            v1::ImportPostmortemsResponse& response);
   // Validation and the blameless check shared by Submit and import: the
   // findings to report, or why the postmortem is refused.
   absl::StatusOr<std::vector<BlameFinding>> CheckSubmit(

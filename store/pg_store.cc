@@ -111,7 +111,7 @@ absl::StatusOr<LockedPostmortem> LockLivePostmortem(pqxx::work& txn,
 // rows, declared recurrence links, error signatures, action item history and
 // an outbox entry.
 absl::Status WritePostmortem(
-    pqxx::work& txn, const v1::Postmortem& postmortem,
+    pqxx::transaction_base& txn, const v1::Postmortem& postmortem,
     const std::map<std::string, std::vector<v1::ActionItemChange>>& changes) {
   DEJA_ASSIGN_OR_RETURN(const std::string document, DocumentJson(postmortem));
   WritePostmortemRow(txn, postmortem, document);
@@ -132,7 +132,8 @@ absl::Status WritePostmortem(
 // second sees the first's submit_requests row instead of creating a second
 // postmortem. The two-key form keeps these locks apart from single-key ones
 // (migrations). Unrelated ids that collide only wait for each other.
-void SerializeRequestId(pqxx::work& txn, const std::string& request_id) {
+void SerializeRequestId(pqxx::transaction_base& txn,
+                        const std::string& request_id) {
   txn.exec_params(
       "SELECT pg_advisory_xact_lock(hashtext('deja.submit_request'), "
       "hashtext($1))",
@@ -177,7 +178,7 @@ absl::StatusOr<SubmitFingerprint> FingerprintOf(
 // when the content is the same, FAILED_PRECONDITION when it differs. A retry
 // that comes after an update sees the current version.
 absl::StatusOr<std::optional<SubmitResult>> FindEarlierSubmit(
-    pqxx::work& txn, const std::string& request_id,
+    pqxx::transaction_base& txn, const std::string& request_id,
     const SubmitFingerprint& fingerprint) {
   const pqxx::result rows = txn.exec_params(
       "SELECT s.content_sha256 IN (sha256(convert_to($2, 'UTF8')), "
@@ -208,7 +209,7 @@ absl::StatusOr<std::optional<SubmitResult>> FindEarlierSubmit(
   return result;
 }
 
-absl::StatusOr<SubmitResult> SubmitIn(pqxx::work& txn,
+absl::StatusOr<SubmitResult> SubmitIn(pqxx::transaction_base& txn,
                                       const v1::Postmortem& content,
                                       const std::string& request_id) {
   v1::Postmortem postmortem = NormalizeForStorage(content);
@@ -242,6 +243,28 @@ absl::StatusOr<SubmitResult> SubmitIn(pqxx::work& txn,
         request_id, fingerprint.current, postmortem.id());
   }
   return SubmitResult{std::move(postmortem), false};
+}
+
+// One item of SubmitMany: SubmitIn inside a savepoint, undone alone when it
+// fails. A broken connection is rethrown: the whole transaction is lost
+// then, and RunInTransaction deals with it.
+absl::StatusOr<SubmitResult> SubmitInSavepoint(
+    pqxx::work& txn, const PostmortemStore::SubmitItem& item) {
+  pqxx::subtransaction savepoint(txn, "submit_item");
+  absl::StatusOr<SubmitResult> result;
+  try {
+    result = SubmitIn(savepoint, *item.postmortem, item.request_id);
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const std::exception& e) {
+    result = StatusFromPqxx(e, "submit postmortem");
+  }
+  if (result.ok()) {
+    savepoint.commit();
+  } else {
+    savepoint.abort();
+  }
+  return result;
 }
 
 absl::StatusOr<v1::Postmortem> GetIn(pqxx::work& txn, const std::string& id) {
@@ -446,6 +469,21 @@ class PgStore : public PostmortemStore {
     return InTransaction("submit postmortem", deadline, [&](pqxx::work& txn) {
       return SubmitIn(txn, postmortem, key);
     });
+  }
+
+  absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> SubmitMany(
+      const std::vector<SubmitItem>& items, absl::Time deadline) override {
+    return InTransaction(
+        "submit postmortems", deadline,
+        [&](pqxx::work& txn)
+            -> absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> {
+          std::vector<absl::StatusOr<SubmitResult>> results;
+          results.reserve(items.size());
+          for (const SubmitItem& item : items) {
+            results.push_back(SubmitInSavepoint(txn, item));
+          }
+          return results;
+        });
   }
 
   absl::StatusOr<v1::Postmortem> Get(absl::string_view id,

@@ -310,6 +310,44 @@ TEST_F(PgStoreTest, SameRequestIdWithOtherContentFailsPrecondition) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems"), 1);
 }
 
+// Bulk import's path: one transaction, each item in a savepoint. A failing
+// item, whether it returns an error (a reused request_id) or the database
+// raises one (a CHECK constraint), is undone alone; the others are stored.
+TEST_F(PgStoreTest, SubmitManyStoresEachItemAndUndoesOnlyTheFailingOnes) {
+  ASSERT_TRUE(
+      store_->Submit(FullPostmortem("Earlier", kJan2024), "req-0", Soon())
+          .ok());
+  const v1::Postmortem one = FullPostmortem("One", kJan2024);
+  const v1::Postmortem reused = FullPostmortem("Other content", kJan2024);
+  v1::Postmortem unstorable = FullPostmortem("Bad severity", kJan2024);
+  unstorable.set_severity(static_cast<v1::Severity>(9));  // CHECK 1..5
+  const v1::Postmortem two = FullPostmortem("Two", kJan2024);
+  absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> results =
+      store_->SubmitMany({{&one, "req-1"},
+                          {&reused, "req-0"},
+                          {&unstorable, "req-2"},
+                          {&two, "req-3"},
+                          {&one, "req-1"}},
+                         Soon());
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 5u);
+  ASSERT_TRUE((*results)[0].ok()) << (*results)[0].status();
+  EXPECT_FALSE((*results)[0]->replayed);
+  EXPECT_EQ((*results)[1].status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE((*results)[2].ok());
+  ASSERT_TRUE((*results)[3].ok()) << (*results)[3].status();
+  // The same request twice in one batch: the second replays the first.
+  ASSERT_TRUE((*results)[4].ok()) << (*results)[4].status();
+  EXPECT_TRUE((*results)[4]->replayed);
+  EXPECT_EQ((*results)[4]->postmortem.id(), (*results)[0]->postmortem.id());
+
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems"), 3);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM submit_requests"), 3);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems WHERE title = 'Two'"),
+            1);
+}
+
 TEST_F(PgStoreTest, ConcurrentDuplicateSubmitsCreateOnePostmortem) {
   store_ = Open(8);
   const v1::Postmortem pm = FullPostmortem("Checkout 5xx", kJan2024);
