@@ -686,80 +686,118 @@ std::map<Xapian::docid, Candidate> GatherCandidates(
   return candidates;
 }
 
-// Reads each candidate's terms, shared signatures and services, and sets its
-// calibrated score (for the verdict) and its rank.
-void Score(const Xapian::Database& db, const Description& description,
-           const SimilarityOptions& options,
-           std::map<Xapian::docid, Candidate>& candidates) {
-  const Xapian::Stem stemmer("english");
+// Which of `candidates` (ascending docids, as the map keeps them) index
+// `term`: one walk of its posting list, skipping from candidate to candidate.
+std::vector<Xapian::docid> HoldersOf(
+    const Xapian::Database& db, const std::string& term,
+    const std::map<Xapian::docid, Candidate>& candidates) {
+  std::vector<Xapian::docid> holders;
+  Xapian::PostingIterator posting = db.postlist_begin(term);
+  const Xapian::PostingIterator end = db.postlist_end(term);
+  for (const auto& [docid, candidate] : candidates) {
+    posting.skip_to(docid);
+    if (posting == end) break;
+    if (*posting == docid) holders.push_back(docid);
+  }
+  return holders;
+}
+
+// Sets each candidate's shared signatures and services (from the posting
+// lists of those few terms) and its rank. Reading every candidate's term
+// list instead would cost a hundred decoded term lists a query.
+void Rank(const Xapian::Database& db, const Description& description,
+          const SimilarityOptions& options,
+          std::map<Xapian::docid, Candidate>& candidates) {
   double top_text = 0;
   for (const auto& [docid, candidate] : candidates) {
     top_text = std::max(top_text, candidate.text_weight);
   }
-  // Coverage weighs each term by idf squared: whether a past incident is the
-  // same one shows in the description's distinctive words, and a
-  // description full of words nobody wrote before is new.
-  const double query_mass = description.total_mass;
-  const double distinctive_mass = description.total_distinctive_mass;
+  for (const v1::SharedSignature& signature : description.signatures) {
+    const std::string term = absl::StrCat(kSignaturePrefix, signature.id());
+    for (Xapian::docid docid : HoldersOf(db, term, candidates)) {
+      candidates[docid].signatures.push_back(signature);
+    }
+  }
+  for (const auto& [key, written] : description.services) {
+    const std::string term = absl::StrCat(kServicePrefix, key);
+    for (Xapian::docid docid : HoldersOf(db, term, candidates)) {
+      candidates[docid].services.push_back(written);
+    }
+  }
   for (auto& [docid, candidate] : candidates) {
-    const Xapian::Document document = db.get_document(docid);
-    for (auto term = document.termlist_begin(); term != document.termlist_end();
-         ++term) {
-      candidate.terms.insert(*term);
-    }
-    for (const v1::SharedSignature& signature : description.signatures) {
-      if (candidate.terms.count(
-              absl::StrCat(kSignaturePrefix, signature.id()))) {
-        candidate.signatures.push_back(signature);
-      }
-    }
-    for (const auto& [key, written] : description.services) {
-      if (candidate.terms.count(absl::StrCat(kServicePrefix, key))) {
-        candidate.services.push_back(written);
-      }
-    }
-    // The share of the description's weight this document covers.
-    double covered = 0;
-    double distinctive = 0;
-    for (const QueryTerm& term : description.terms) {
-      if (Holds(candidate.terms, term, "", stemmer)) {
-        covered += Saturate(term.weight) * term.idf;
-        distinctive += Saturate(term.weight) * term.idf * term.idf;
-      }
-    }
-    const double coverage = query_mass > 0 ? covered / query_mass : 0;
-    // The square root spreads the useful range (coverage 0.2 .. 0.5) over
-    // the scale the thresholds read.
-    candidate.score =
-        distinctive_mass > 0 ? std::sqrt(distinctive / distinctive_mass) : 0;
-    if (!candidate.signatures.empty()) {
-      candidate.score = std::max(candidate.score, 0.9);
-    }
-    if (!candidate.services.empty()) {
-      candidate.score = std::min(1.0, candidate.score + 0.05);
-    }
     candidate.rank =
         (1 - options.coverage_mix) *
             (top_text > 0 ? candidate.text_weight / top_text : 0) +
-        options.coverage_mix * coverage +
         (candidate.signatures.empty() ? 0 : options.signature_bonus) +
         (candidate.services.empty() ? 0 : options.service_bonus);
   }
 }
 
-// The best `limit` candidates by rank (ties: the older document first).
+// Reads the candidate's terms and sets its calibrated score (for the
+// verdict); with options.coverage_mix, adds coverage to its rank.
+void Measure(const Xapian::Database& db, const Description& description,
+             const SimilarityOptions& options, Candidate& candidate) {
+  const Xapian::Stem stemmer("english");
+  const Xapian::Document document = db.get_document(candidate.docid);
+  for (auto term = document.termlist_begin(); term != document.termlist_end();
+       ++term) {
+    candidate.terms.insert(*term);
+  }
+  // Coverage weighs each term by idf squared: whether a past incident is the
+  // same one shows in the description's distinctive words, and a
+  // description full of words nobody wrote before is new.
+  double covered = 0;
+  double distinctive = 0;
+  for (const QueryTerm& term : description.terms) {
+    if (Holds(candidate.terms, term, "", stemmer)) {
+      covered += Saturate(term.weight) * term.idf;
+      distinctive += Saturate(term.weight) * term.idf * term.idf;
+    }
+  }
+  const double query_mass = description.total_mass;
+  const double distinctive_mass = description.total_distinctive_mass;
+  const double coverage = query_mass > 0 ? covered / query_mass : 0;
+  // The square root spreads the useful range (coverage 0.2 .. 0.5) over the
+  // scale the thresholds read.
+  candidate.score =
+      distinctive_mass > 0 ? std::sqrt(distinctive / distinctive_mass) : 0;
+  if (!candidate.signatures.empty()) {
+    candidate.score = std::max(candidate.score, 0.9);
+  }
+  if (!candidate.services.empty()) {
+    candidate.score = std::min(1.0, candidate.score + 0.05);
+  }
+  candidate.rank += options.coverage_mix * coverage;
+}
+
+// The best `limit` candidates by rank (ties: the older document first),
+// measured.
 std::vector<const Candidate*> Best(
-    const std::map<Xapian::docid, Candidate>& candidates, int limit) {
-  std::vector<const Candidate*> ranked;
-  for (const auto& [docid, candidate] : candidates)
-    ranked.push_back(&candidate);
+    const Xapian::Database& db, const Description& description,
+    const SimilarityOptions& options,
+    std::map<Xapian::docid, Candidate>& candidates, int limit) {
+  Rank(db, description, options, candidates);
+  // Coverage only moves the ranking when it is mixed in; then every
+  // candidate is measured first, else only the ones returned.
+  if (options.coverage_mix > 0) {
+    for (auto& [docid, candidate] : candidates) {
+      Measure(db, description, options, candidate);
+    }
+  }
+  std::vector<Candidate*> ranked;
+  for (auto& [docid, candidate] : candidates) ranked.push_back(&candidate);
   std::sort(ranked.begin(), ranked.end(),
             [](const Candidate* a, const Candidate* b) {
               if (a->rank != b->rank) return a->rank > b->rank;
               return a->docid < b->docid;
             });
   if (ranked.size() > static_cast<size_t>(limit)) ranked.resize(limit);
-  return ranked;
+  if (options.coverage_mix <= 0) {
+    for (Candidate* candidate : ranked) {
+      Measure(db, description, options, *candidate);
+    }
+  }
+  return {ranked.begin(), ranked.end()};
 }
 
 // Fills `incident` with the candidate's summary, score, verdict and reasons:
@@ -839,7 +877,6 @@ absl::StatusOr<v1::FindSimilarResponse> Run(
   const Scope scope{description, request, self_term};
   std::map<Xapian::docid, Candidate> candidates =
       GatherCandidates(db, scope, options);
-  Score(db, description, options, candidates);
 
   // Most important query terms first in the reasons.
   std::vector<const QueryTerm*> by_importance;
@@ -853,7 +890,8 @@ absl::StatusOr<v1::FindSimilarResponse> Run(
                    });
 
   v1::Verdict overall = v1::NEW;
-  for (const Candidate* candidate : Best(candidates, limit)) {
+  for (const Candidate* candidate :
+       Best(db, description, options, candidates, limit)) {
     v1::SimilarIncident* incident = response.add_incidents();
     DEJA_RETURN_IF_ERROR(Explain(db, *candidate, by_importance,
                                  now_unix_seconds, options, *incident));
