@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <exception>
 #include <pqxx/except>
+#include <pqxx/nontransaction>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -74,8 +75,15 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
   ++open_;  // reserve the slot, then connect without holding the lock
   lock.unlock();
   try {
-    return Lease(this, std::make_unique<pqxx::connection>(WithConnectLimits(
-                           connection_string_, deadline - absl::Now())));
+    auto connection = std::make_unique<pqxx::connection>(
+        WithConnectLimits(connection_string_, deadline - absl::Now()));
+    // The write path runs prepared statements (pg_transaction.h
+    // ExecPrepared). Planned with their values on every call, they keep
+    // finding rows by index as tables grow: a generic plan made while a
+    // table was nearly empty would stay in use, scanning it.
+    pqxx::nontransaction(*connection)
+        .exec0("SET plan_cache_mode = force_custom_plan");
+    return Lease(this, std::move(connection));
   } catch (const std::exception& e) {
     Release(nullptr, /*broken=*/true);
     return absl::UnavailableError(

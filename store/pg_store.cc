@@ -95,10 +95,11 @@ struct LockedPostmortem {
 
 absl::StatusOr<LockedPostmortem> LockLivePostmortem(pqxx::work& txn,
                                                     const std::string& id) {
-  const pqxx::result rows = txn.exec_params(
-      "SELECT version, document::text FROM postmortems "
-      "WHERE id = $1::uuid AND deleted_at IS NULL FOR UPDATE",
-      id);
+  const pqxx::result rows =
+      ExecPrepared(txn,
+                   "SELECT version, document::text FROM postmortems "
+                   "WHERE id = $1::uuid AND deleted_at IS NULL FOR UPDATE",
+                   id);
   if (rows.empty()) return PostmortemNotFound(id);
   LockedPostmortem locked;
   locked.version = rows[0][0].as<int64_t>();
@@ -134,10 +135,10 @@ absl::Status WritePostmortem(
 // (migrations). Unrelated ids that collide only wait for each other.
 void SerializeRequestId(pqxx::transaction_base& txn,
                         const std::string& request_id) {
-  txn.exec_params(
-      "SELECT pg_advisory_xact_lock(hashtext('deja.submit_request'), "
-      "hashtext($1))",
-      request_id);
+  ExecPrepared(txn,
+               "SELECT pg_advisory_xact_lock(hashtext('deja.submit_request'), "
+               "hashtext($1))",
+               request_id);
 }
 
 // What makes two submits "the same content". `current` leaves out fields at
@@ -180,7 +181,8 @@ absl::StatusOr<SubmitFingerprint> FingerprintOf(
 absl::StatusOr<std::optional<SubmitResult>> FindEarlierSubmit(
     pqxx::transaction_base& txn, const std::string& request_id,
     const SubmitFingerprint& fingerprint) {
-  const pqxx::result rows = txn.exec_params(
+  const pqxx::result rows = ExecPrepared(
+      txn,
       "SELECT s.content_sha256 IN (sha256(convert_to($2, 'UTF8')), "
       "                            sha256(convert_to($3, 'UTF8'))), "
       "       s.postmortem_id::text, p.document::text, "
@@ -236,42 +238,43 @@ absl::StatusOr<SubmitResult> SubmitIn(pqxx::transaction_base& txn,
   }
   DEJA_RETURN_IF_ERROR(WritePostmortem(txn, postmortem, {}));
   if (!request_id.empty()) {
-    txn.exec_params(
-        "INSERT INTO submit_requests "
-        "(request_id, content_sha256, postmortem_id) "
-        "VALUES ($1, sha256(convert_to($2, 'UTF8')), $3::uuid)",
-        request_id, fingerprint.current, postmortem.id());
+    ExecPrepared(txn,
+                 "INSERT INTO submit_requests "
+                 "(request_id, content_sha256, postmortem_id) "
+                 "VALUES ($1, sha256(convert_to($2, 'UTF8')), $3::uuid)",
+                 request_id, fingerprint.current, postmortem.id());
   }
   return SubmitResult{std::move(postmortem), false};
 }
 
 // One item of SubmitMany: SubmitIn inside a savepoint, undone alone when it
 // fails. A broken connection is rethrown: the whole transaction is lost
-// then, and RunInTransaction deals with it.
+// then, and RunInTransaction deals with it. The savepoint is plain SQL, not
+// a pqxx::subtransaction: libpqxx 6.4 opens a subtransaction lazily, on its
+// first exec() or exec_params(), and exec_prepared() does not open it, so a
+// failing prepared statement would abort the whole transaction.
 absl::StatusOr<SubmitResult> SubmitInSavepoint(
     pqxx::work& txn, const PostmortemStore::SubmitItem& item) {
-  pqxx::subtransaction savepoint(txn, "submit_item");
+  txn.exec0("SAVEPOINT submit_item");
   absl::StatusOr<SubmitResult> result;
   try {
-    result = SubmitIn(savepoint, *item.postmortem, item.request_id);
+    result = SubmitIn(txn, *item.postmortem, item.request_id);
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const std::exception& e) {
     result = StatusFromPqxx(e, "submit postmortem");
   }
-  if (result.ok()) {
-    savepoint.commit();
-  } else {
-    savepoint.abort();
-  }
+  txn.exec0(result.ok() ? "RELEASE SAVEPOINT submit_item"
+                        : "ROLLBACK TO SAVEPOINT submit_item");
   return result;
 }
 
 absl::StatusOr<v1::Postmortem> GetIn(pqxx::work& txn, const std::string& id) {
-  const pqxx::result rows = txn.exec_params(
-      "SELECT document::text FROM postmortems "
-      "WHERE id = $1::uuid AND deleted_at IS NULL",
-      id);
+  const pqxx::result rows =
+      ExecPrepared(txn,
+                   "SELECT document::text FROM postmortems "
+                   "WHERE id = $1::uuid AND deleted_at IS NULL",
+                   id);
   if (rows.empty()) return PostmortemNotFound(id);
   return PostmortemFromDocument(rows[0][0].as<std::string>());
 }
@@ -440,19 +443,20 @@ absl::StatusOr<v1::ActionItem> UpdateActionItemIn(
 
 absl::Status DeleteIn(pqxx::work& txn, const std::string& id,
                       int64_t expected_version) {
-  const pqxx::result rows = txn.exec_params(
-      "SELECT version FROM postmortems "
-      "WHERE id = $1::uuid AND deleted_at IS NULL FOR UPDATE",
-      id);
+  const pqxx::result rows =
+      ExecPrepared(txn,
+                   "SELECT version FROM postmortems "
+                   "WHERE id = $1::uuid AND deleted_at IS NULL FOR UPDATE",
+                   id);
   if (rows.empty()) return PostmortemNotFound(id);
   const int64_t version = rows[0][0].as<int64_t>();
   if (expected_version != 0 && expected_version != version) {
     return StaleVersion(id, version, expected_version);
   }
-  txn.exec_params(
-      "UPDATE postmortems SET deleted_at = now(), updated_at = now(), "
-      "version = $2::bigint WHERE id = $1::uuid",
-      id, version + 1);
+  ExecPrepared(txn,
+               "UPDATE postmortems SET deleted_at = now(), updated_at = now(), "
+               "version = $2::bigint WHERE id = $1::uuid",
+               id, version + 1);
   InsertOutboxRow(txn, id, version + 1, "delete");
   return absl::OkStatus();
 }

@@ -1,10 +1,19 @@
 #include "store/pg_transaction.h"
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+
 namespace deja {
+
+std::string PreparedStatementName(const std::string& sql) {
+  // 64 bits of hash over a few dozen statements: a collision would show as
+  // pqxx's "inconsistent redefinition" error, never as the wrong statement.
+  return absl::StrCat("deja_", absl::Hex(std::hash<std::string>{}(sql)));
+}
 
 absl::Status LimitStatementTime(pqxx::transaction_base& txn,
                                 absl::Time deadline) {
@@ -16,10 +25,10 @@ absl::Status LimitStatementTime(pqxx::transaction_base& txn,
   const int64_t ms = std::clamp<int64_t>(
       absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 1,
       std::numeric_limits<int32_t>::max());
-  txn.exec_params(
-      "SELECT set_config('statement_timeout', $1, true), "
-      "set_config('lock_timeout', $1, true)",
-      std::to_string(ms));
+  ExecPrepared(txn,
+               "SELECT set_config('statement_timeout', $1, true), "
+               "set_config('lock_timeout', $1, true)",
+               std::to_string(ms));
   return absl::OkStatus();
 }
 

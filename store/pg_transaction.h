@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <exception>
 #include <pqxx/pqxx>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -29,6 +30,24 @@ namespace deja {
 // exceptions; DEADLINE_EXCEEDED when the deadline already passed.
 absl::Status LimitStatementTime(pqxx::transaction_base& txn,
                                 absl::Time deadline);
+
+// The name ExecPrepared gives the statement `sql` on every connection.
+std::string PreparedStatementName(const std::string& sql);
+
+// Runs `sql` with `args` as a prepared statement of the transaction's
+// connection, prepared there on its first use: PostgreSQL parses and plans
+// it once per connection instead of on every call, which is most of the
+// server's work for the short statements of the write path. Not for
+// queries whose plan depends on which optional filters are NULL (a generic
+// plan would serve them all alike): run those with exec_params.
+template <typename... Args>
+pqxx::result ExecPrepared(pqxx::transaction_base& txn, const std::string& sql,
+                          Args&&... args) {
+  const std::string name = PreparedStatementName(sql);
+  // Defining the same name with the same text again changes nothing.
+  txn.conn().prepare(name, sql);
+  return txn.exec_prepared(name, std::forward<Args>(args)...);
+}
 
 namespace pg_transaction_internal {
 

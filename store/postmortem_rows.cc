@@ -12,6 +12,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "store/pg_transaction.h"
 
 namespace deja {
 namespace {
@@ -370,27 +371,27 @@ void WritePostmortemRow(pqxx::transaction_base& txn, const v1::Postmortem& pm,
   if (pm.impact().has_duration()) {
     impact_seconds = std::to_string(pm.impact().duration().seconds());
   }
-  txn.exec_params(
-      kUpsertPostmortem, pm.id(), pm.team(), pm.title(), pm.summary(),
-      static_cast<int>(pm.severity()), v1::Postmortem::Status_Name(pm.status()),
-      NullOr(started_at), NullOr(detected_at), NullOr(mitigated_at),
-      NullOr(resolved_at), pm.impact().description(),
-      pm.impact().users_affected(), NullOr(impact_seconds),
-      v1::Detection::Source_Name(pm.detection().source()), pm.resolution(),
-      pm.external_id(), pm.source_url(), pm.version(), NullOr(created_at),
-      NullOr(updated_at), document);
+  ExecPrepared(txn, kUpsertPostmortem, pm.id(), pm.team(), pm.title(),
+               pm.summary(), static_cast<int>(pm.severity()),
+               v1::Postmortem::Status_Name(pm.status()), NullOr(started_at),
+               NullOr(detected_at), NullOr(mitigated_at), NullOr(resolved_at),
+               pm.impact().description(), pm.impact().users_affected(),
+               NullOr(impact_seconds),
+               v1::Detection::Source_Name(pm.detection().source()),
+               pm.resolution(), pm.external_id(), pm.source_url(), pm.version(),
+               NullOr(created_at), NullOr(updated_at), document);
 }
 
 void RewriteDetailRows(pqxx::transaction_base& txn,
                        const std::string& postmortem_id) {
-  txn.exec_params(kDeleteDetailRows, postmortem_id);
-  txn.exec_params(kInsertDetailRows, postmortem_id);
+  ExecPrepared(txn, kDeleteDetailRows, postmortem_id);
+  ExecPrepared(txn, kInsertDetailRows, postmortem_id);
 }
 
 void SyncActionItemRows(pqxx::transaction_base& txn,
                         const std::string& postmortem_id) {
-  txn.exec_params(kMarkRemovedActionItems, postmortem_id);
-  txn.exec_params(kUpsertActionItems, postmortem_id);
+  ExecPrepared(txn, kMarkRemovedActionItems, postmortem_id);
+  ExecPrepared(txn, kUpsertActionItems, postmortem_id);
 }
 
 void InsertActionItemChanges(pqxx::transaction_base& txn,
@@ -398,12 +399,12 @@ void InsertActionItemChanges(pqxx::transaction_base& txn,
                              const std::vector<v1::ActionItemChange>& changes) {
   for (const v1::ActionItemChange& change : changes) {
     const std::optional<std::string> at = TimestampParam(true, change.at());
-    txn.exec_params(
-        "INSERT INTO action_item_history "
-        "(action_item_id, at, field, old_value, new_value) "
-        "VALUES ($1::uuid, $2::timestamptz, $3, $4, $5)",
-        action_item_id, NullOr(at), change.field(), change.old_value(),
-        change.new_value());
+    ExecPrepared(txn,
+                 "INSERT INTO action_item_history "
+                 "(action_item_id, at, field, old_value, new_value) "
+                 "VALUES ($1::uuid, $2::timestamptz, $3, $4, $5)",
+                 action_item_id, NullOr(at), change.field(), change.old_value(),
+                 change.new_value());
   }
 }
 
@@ -420,40 +421,41 @@ absl::Status RewriteSignatureRows(pqxx::transaction_base& txn,
   if (!ids_json.ok()) return ids_json.status();
   const absl::StatusOr<std::string> examples_json = JsonStringArray(examples);
   if (!examples_json.ok()) return examples_json.status();
-  txn.exec_params(
-      "DELETE FROM postmortem_signatures WHERE postmortem_id = $1::uuid",
+  ExecPrepared(
+      txn, "DELETE FROM postmortem_signatures WHERE postmortem_id = $1::uuid",
       postmortem_id);
-  txn.exec_params(kInsertSignatures, postmortem_id, *ids_json, *examples_json,
-                  kSignaturesVersion);
+  ExecPrepared(txn, kInsertSignatures, postmortem_id, *ids_json, *examples_json,
+               kSignaturesVersion);
   return absl::OkStatus();
 }
 
 void SyncDeclaredLinks(pqxx::transaction_base& txn,
                        const std::string& postmortem_id) {
-  txn.exec_params(kRemoveUndeclaredLinks, postmortem_id);
-  txn.exec_params(kUpsertDeclaredLinks, postmortem_id);
+  ExecPrepared(txn, kRemoveUndeclaredLinks, postmortem_id);
+  ExecPrepared(txn, kUpsertDeclaredLinks, postmortem_id);
 }
 
 void InsertOutboxRow(pqxx::transaction_base& txn,
                      const std::string& postmortem_id, int64_t version,
                      absl::string_view operation) {
-  txn.exec_params(
-      "INSERT INTO index_outbox (postmortem_id, version, operation) "
-      "VALUES ($1::uuid, $2::bigint, $3)",
-      postmortem_id, version, std::string(operation));
+  ExecPrepared(txn,
+               "INSERT INTO index_outbox (postmortem_id, version, operation) "
+               "VALUES ($1::uuid, $2::bigint, $3)",
+               postmortem_id, version, std::string(operation));
 }
 
 Timestamp TransactionNow(pqxx::transaction_base& txn) {
-  const pqxx::row row =
-      txn.exec1("SELECT (extract(epoch FROM now()) * 1000000)::int8");
+  const pqxx::row row = ExecPrepared(
+      txn, "SELECT (extract(epoch FROM now()) * 1000000)::int8")[0];
   return TimestampFromMicros(row[0].as<int64_t>());
 }
 
 std::vector<std::string> NewIds(pqxx::transaction_base& txn, int count) {
   std::vector<std::string> ids;
   if (count <= 0) return ids;
-  const pqxx::result rows = txn.exec_params(
-      "SELECT gen_random_uuid()::text FROM generate_series(1, $1::int)", count);
+  const pqxx::result rows = ExecPrepared(
+      txn, "SELECT gen_random_uuid()::text FROM generate_series(1, $1::int)",
+      count);
   ids.reserve(rows.size());
   for (const pqxx::row& row : rows) ids.push_back(row[0].as<std::string>());
   return ids;
