@@ -467,7 +467,8 @@ class XapianIndexSync final : public IndexSync {
     request.set_limit(std::min(options_.max_links + 5, 50));
     DEJA_ASSIGN_OR_RETURN(
         v1::FindSimilarResponse response,
-        index::RunFindSimilar(*db_, request, absl::ToUnixSeconds(absl::Now())));
+        index::RunFindSimilar(*db_, request, absl::ToUnixSeconds(absl::Now()),
+                              index::LinkingOptions()));
     std::vector<const v1::SimilarIncident*> matches;
     for (const v1::SimilarIncident& match : response.incidents()) {
       if (match.score() >= options_.link_threshold &&

@@ -906,6 +906,14 @@ absl::StatusOr<v1::FindSimilarResponse> Run(
 
 }  // namespace
 
+SimilarityOptions LinkingOptions() {
+  SimilarityOptions options;
+  options.feedback_documents = 0;
+  options.max_query_terms = 64;
+  options.candidates = 30;
+  return options;
+}
+
 absl::StatusOr<v1::FindSimilarResponse> RunFindSimilar(
     const Xapian::Database& db, const v1::FindSimilarRequest& request,
     int64_t now_unix_seconds, const SimilarityOptions& options) {

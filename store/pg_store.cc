@@ -116,12 +116,16 @@ absl::Status WritePostmortem(
     const std::map<std::string, std::vector<v1::ActionItemChange>>& changes) {
   DEJA_ASSIGN_OR_RETURN(const std::string document, DocumentJson(postmortem));
   WritePostmortemRow(txn, postmortem, document);
-  RewriteDetailRows(txn, postmortem.id());
-  SyncDeclaredLinks(txn, postmortem.id());
+  // Version 1 is only ever written by a submit, for a new id.
+  const PriorRows prior =
+      postmortem.version() == 1 ? PriorRows::kNone : PriorRows::kMayExist;
+  RewriteDetailRows(txn, postmortem.id(), prior);
+  SyncDeclaredLinks(txn, postmortem.id(), prior);
   const std::vector<std::string> log_lines(postmortem.log_lines().begin(),
                                            postmortem.log_lines().end());
-  DEJA_RETURN_IF_ERROR(RewriteSignatureRows(txn, postmortem.id(), log_lines));
-  SyncActionItemRows(txn, postmortem.id());
+  DEJA_RETURN_IF_ERROR(
+      RewriteSignatureRows(txn, postmortem.id(), log_lines, prior));
+  SyncActionItemRows(txn, postmortem.id(), prior);
   for (const auto& [item_id, item_changes] : changes) {
     InsertActionItemChanges(txn, item_id, item_changes);
   }

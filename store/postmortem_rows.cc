@@ -383,14 +383,18 @@ void WritePostmortemRow(pqxx::transaction_base& txn, const v1::Postmortem& pm,
 }
 
 void RewriteDetailRows(pqxx::transaction_base& txn,
-                       const std::string& postmortem_id) {
-  ExecPrepared(txn, kDeleteDetailRows, postmortem_id);
+                       const std::string& postmortem_id, PriorRows prior) {
+  if (prior == PriorRows::kMayExist) {
+    ExecPrepared(txn, kDeleteDetailRows, postmortem_id);
+  }
   ExecPrepared(txn, kInsertDetailRows, postmortem_id);
 }
 
 void SyncActionItemRows(pqxx::transaction_base& txn,
-                        const std::string& postmortem_id) {
-  ExecPrepared(txn, kMarkRemovedActionItems, postmortem_id);
+                        const std::string& postmortem_id, PriorRows prior) {
+  if (prior == PriorRows::kMayExist) {
+    ExecPrepared(txn, kMarkRemovedActionItems, postmortem_id);
+  }
   ExecPrepared(txn, kUpsertActionItems, postmortem_id);
 }
 
@@ -410,7 +414,8 @@ void InsertActionItemChanges(pqxx::transaction_base& txn,
 
 absl::Status RewriteSignatureRows(pqxx::transaction_base& txn,
                                   const std::string& postmortem_id,
-                                  const std::vector<std::string>& log_lines) {
+                                  const std::vector<std::string>& log_lines,
+                                  PriorRows prior) {
   std::vector<std::string> ids;
   std::vector<std::string> examples;
   for (ErrorSignature& signature : SignaturesOf(log_lines)) {
@@ -421,17 +426,21 @@ absl::Status RewriteSignatureRows(pqxx::transaction_base& txn,
   if (!ids_json.ok()) return ids_json.status();
   const absl::StatusOr<std::string> examples_json = JsonStringArray(examples);
   if (!examples_json.ok()) return examples_json.status();
-  ExecPrepared(
-      txn, "DELETE FROM postmortem_signatures WHERE postmortem_id = $1::uuid",
-      postmortem_id);
+  if (prior == PriorRows::kMayExist) {
+    ExecPrepared(
+        txn, "DELETE FROM postmortem_signatures WHERE postmortem_id = $1::uuid",
+        postmortem_id);
+  }
   ExecPrepared(txn, kInsertSignatures, postmortem_id, *ids_json, *examples_json,
                kSignaturesVersion);
   return absl::OkStatus();
 }
 
 void SyncDeclaredLinks(pqxx::transaction_base& txn,
-                       const std::string& postmortem_id) {
-  ExecPrepared(txn, kRemoveUndeclaredLinks, postmortem_id);
+                       const std::string& postmortem_id, PriorRows prior) {
+  if (prior == PriorRows::kMayExist) {
+    ExecPrepared(txn, kRemoveUndeclaredLinks, postmortem_id);
+  }
   ExecPrepared(txn, kUpsertDeclaredLinks, postmortem_id);
 }
 

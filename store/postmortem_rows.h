@@ -82,17 +82,22 @@ void WritePostmortemRow(pqxx::transaction_base& txn,
                         const v1::Postmortem& postmortem,
                         const std::string& document);
 
+// Whether the rows written are a postmortem's first version: it has no
+// detail, action-item, signature or link rows yet, so the statements that
+// remove old ones are skipped (four round trips of a submit's fifteen).
+enum class PriorRows { kNone, kMayExist };
+
 // Rebuilds services, tags, timeline, whys, root causes, contributing factors
 // and declared recurrences from the stored document.
 void RewriteDetailRows(pqxx::transaction_base& txn,
-                       const std::string& postmortem_id);
+                       const std::string& postmortem_id, PriorRows prior);
 
 // Makes action_item_records match the stored document: marks items no longer
 // there removed (removed_at; the row and its history stay, the action_items
 // view hides it), inserts new ones, updates the rest (their ids are stable, so
 // action_item_history stays attached).
 void SyncActionItemRows(pqxx::transaction_base& txn,
-                        const std::string& postmortem_id);
+                        const std::string& postmortem_id, PriorRows prior);
 
 void InsertActionItemChanges(pqxx::transaction_base& txn,
                              const std::string& action_item_id,
@@ -109,7 +114,8 @@ void InsertOutboxRow(pqxx::transaction_base& txn,
 // exceptions; returns INTERNAL only if the signatures cannot be encoded.
 absl::Status RewriteSignatureRows(pqxx::transaction_base& txn,
                                   const std::string& postmortem_id,
-                                  const std::vector<std::string>& log_lines);
+                                  const std::vector<std::string>& log_lines,
+                                  PriorRows prior = PriorRows::kMayExist);
 
 // Mirrors the stored declared_recurrences of `postmortem_id` (its
 // recurrence_of) into recurrence_links as DECLARED / CONFIRMED links with
@@ -118,7 +124,7 @@ absl::Status RewriteSignatureRows(pqxx::transaction_base& txn,
 // declared is removed unless a person decided it. Call after
 // RewriteDetailRows.
 void SyncDeclaredLinks(pqxx::transaction_base& txn,
-                       const std::string& postmortem_id);
+                       const std::string& postmortem_id, PriorRows prior);
 
 // The transaction's start time (now()), the clock for every time it writes.
 google::protobuf::Timestamp TransactionNow(pqxx::transaction_base& txn);
