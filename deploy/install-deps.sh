@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf python3-prometheus-client
   clang-format
+  gnuplot-nox
 )
 
 missing=()

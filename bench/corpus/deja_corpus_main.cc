@@ -216,11 +216,21 @@ absl::StatusOr<Slice> SliceOption(const Options& options, int64_t size) {
   Slice slice;
   absl::StatusOr<int64_t> first = IntOption(options, "first", 0, 0);
   if (!first.ok()) return first.status();
-  slice.first = std::min(*first, size);
+  if (*first > size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--first ", *first, " is beyond the corpus (--size ", size, ")"));
+  }
+  slice.first = *first;
   absl::StatusOr<int64_t> count =
       IntOption(options, "count", size - slice.first, 0);
   if (!count.ok()) return count.status();
-  slice.count = std::min(*count, size - slice.first);
+  if (*count > size - slice.first) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--first ", slice.first, " --count ", *count,
+                     " runs past the corpus (--size ", size,
+                     "); a larger --size makes more postmortems"));
+  }
+  slice.count = *count;
   return slice;
 }
 
