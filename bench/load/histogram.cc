@@ -47,9 +47,12 @@ int64_t LatencyHistogram::Percentile(double percent) const {
   if (count_ == 0) return 0;
   if (percent >= 100) return max_;
   // The rank of the value asked for, 1-based: p50 of 1..1000 is the 500th.
+  // The epsilon keeps a product that is whole in exact arithmetic whole
+  // (99.9 / 100 * 1000 is 999.0000000000001 in doubles, which would take
+  // the 1000th, the max, for p99.9).
   const int64_t rank = std::max<int64_t>(
       1, static_cast<int64_t>(
-             std::ceil(percent / 100.0 * static_cast<double>(count_))));
+             std::ceil(percent / 100.0 * static_cast<double>(count_) - 1e-9)));
   int64_t seen = 0;
   for (int i = 0; i < kBucketCount; ++i) {
     seen += counts_[i];

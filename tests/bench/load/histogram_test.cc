@@ -121,5 +121,15 @@ TEST(LatencyHistogramTest, BucketsCountEveryValueAndBoundIt) {
   EXPECT_GE(buckets[1].first, 7 * kMillis);
 }
 
+// 99.9% of 1000 is exactly 999 in decimal but not in doubles; the rank must
+// still be the 999th value, not the max.
+TEST(LatencyHistogramTest, P999OfAThousandIsNotTheMax) {
+  LatencyHistogram histogram;
+  for (int i = 0; i < 999; ++i) histogram.Record(1 * kMillis);
+  histogram.Record(1000 * kMillis);
+  EXPECT_LT(histogram.Percentile(99.9), 2 * kMillis);
+  EXPECT_GT(histogram.Percentile(100), 900 * kMillis);
+}
+
 }  // namespace
 }  // namespace deja::bench
