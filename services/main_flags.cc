@@ -1,8 +1,11 @@
 #include "services/main_flags.h"
 
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "core/event_log.h"
 
 namespace deja {
@@ -18,6 +21,16 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv) {
     }
   }
   return args;
+}
+
+void ShowFlagsOf(absl::string_view main_file) {
+  absl::FlagsUsageConfig config;
+  config.contains_helpshort_flags =
+      [file = std::string(main_file)](absl::string_view path) {
+        return absl::EndsWith(path, file);
+      };
+  config.contains_help_flags = config.contains_helpshort_flags;
+  absl::SetFlagsUsageConfig(config);
 }
 
 int LogAndFail(absl::string_view what) {

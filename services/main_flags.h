@@ -1,7 +1,8 @@
 #ifndef DEJA_SERVICES_MAIN_FLAGS_H_
 #define DEJA_SERVICES_MAIN_FLAGS_H_
 
-// Command-line helpers shared by dejad and deja-indexer.
+// Command-line helpers shared by the project's programs (dejad,
+// deja-indexer, deja-load, deja-echo-server).
 
 #include <vector>
 
@@ -14,6 +15,11 @@ namespace deja {
 // after "--") so that both are accepted; returns argv as a vector for
 // absl::ParseCommandLine.
 std::vector<char*> NormalizeFlagNames(int argc, char** argv);
+
+// Makes --help list only the flags defined in the file whose name ends with
+// `main_file` (e.g. "deja_load_main.cc"): absl lists the flags of files
+// named like the program, and a program named deja-load has no such file.
+void ShowFlagsOf(absl::string_view main_file);
 
 // Logs `what` as the one line saying why the program gives up; returns the
 // exit code, 1.

@@ -28,10 +28,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -328,14 +326,7 @@ int Run(int argc, char** argv) {
       "Prints a table; with --json also one JSON object as the last line. "
       "Exit 0 when the run completed, 1 on a setup error.\n"
       "Flag names may be written with '-' or '_'."));
-  // absl lists the flags of files named like the program; ours is
-  // deja-load / deja-echo-server, the file is not.
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_helpshort_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "deja_load_main.cc");
-  };
-  usage_config.contains_help_flags = usage_config.contains_helpshort_flags;
-  absl::SetFlagsUsageConfig(usage_config);
+  ShowFlagsOf("deja_load_main.cc");
   std::vector<char*> args = NormalizeFlagNames(argc, argv);
   const std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());

@@ -28,8 +28,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bench/load/echo.grpc.pb.h"
 #include "core/event_log.h"
@@ -78,14 +76,7 @@ int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "gRPC echo server built like dejad, for deja-load --kind echo.\n"
       "Usage: deja-echo-server [--listen=host:port] [--threads=N]");
-  // absl lists the flags of files named like the program; ours is
-  // deja-load / deja-echo-server, the file is not.
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_helpshort_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "echo_server_main.cc");
-  };
-  usage_config.contains_help_flags = usage_config.contains_helpshort_flags;
-  absl::SetFlagsUsageConfig(usage_config);
+  ShowFlagsOf("echo_server_main.cc");
   std::vector<char*> args = NormalizeFlagNames(argc, argv);
   const std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
