@@ -144,7 +144,9 @@ TEST(LoadLoopTest, WarmupIsLeftOutAndHooksMarkTheMeasuredPeriod) {
   EXPECT_LE(result->requests, 55);
   EXPECT_EQ(starts, 1);
   EXPECT_EQ(ends, 1);
-  EXPECT_GE(ended - started, std::chrono::milliseconds(500));
+  // The engine takes its start time just before calling the start hook, so
+  // the hooks can be a few microseconds less than the duration apart.
+  EXPECT_GE(ended - started, std::chrono::milliseconds(490));
 }
 
 TEST(LoadLoopTest, ClosedLoopSurvivesADriverThatCompletesInline) {
