@@ -3,13 +3,13 @@
 #include <cstddef>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 
@@ -248,6 +248,12 @@ struct Token {
   // Markdown list item or follows a blank line.
   bool after_break = false;
   bool quoted = false;
+  // What the word can stand for in a pattern, worked out once per word
+  // (DescribeWords) rather than once per pattern tried.
+  bool person = false;       // <person>
+  bool name_like = false;    // <someone> when not a <person>
+  bool possessive = false;   // <whose>
+  bool participant = false;  // <participant>
 };
 
 bool IsLetterAt(absl::string_view text, size_t i) {
@@ -262,6 +268,23 @@ bool IsTitlecase(absl::string_view word) {
     if (c < 0x80 && !absl::ascii_islower(c)) return false;
   }
   return true;
+}
+
+// `word` ASCII-lowercased, with typographic apostrophes as '.
+std::string LowerWord(absl::string_view word) {
+  std::string lower;
+  lower.reserve(word.size());
+  for (size_t i = 0; i < word.size(); ++i) {
+    const absl::string_view rest = word.substr(i);
+    if (absl::StartsWith(rest, "\xE2\x80\x98") ||
+        absl::StartsWith(rest, "\xE2\x80\x99")) {
+      lower.push_back('\'');
+      i += 2;
+      continue;
+    }
+    lower.push_back(absl::ascii_tolower(static_cast<unsigned char>(word[i])));
+  }
+  return lower;
 }
 
 // Whether the line starting at `i` begins a new block of Markdown text: it
@@ -342,9 +365,7 @@ std::vector<Token> Tokenize(absl::string_view text) {
     token.end = i;
     const absl::string_view word = text.substr(token.begin, i - token.begin);
     token.titlecase = IsTitlecase(word);
-    std::string lower = absl::AsciiStrToLower(word);
-    token.lower = absl::StrReplaceAll(
-        lower, {{"\xE2\x80\x99", "'"}, {"\xE2\x80\x98", "'"}});
+    token.lower = LowerWord(word);
     tokens.push_back(std::move(token));
     joined = true;
     after_break = false;
@@ -422,15 +443,12 @@ bool IsCapitalised(const Token& token, absl::string_view text) {
 bool IsParticipant(const Token& token, absl::string_view text,
                    const Context& context) {
   if (context.handles.count(token.lower) > 0) return true;
-  return context.name_parts.count(token.lower) > 0 &&
-         IsCapitalised(token, text);
+  return IsCapitalised(token, text) &&
+         context.name_parts.count(token.lower) > 0;
 }
 
-bool IsPerson(const Token& token, absl::string_view text,
-              const Context& context) {
-  return OneOf(token.lower, kPersonPronouns) ||
-         OneOf(token.lower, kPersonRoles) ||
-         IsParticipant(token, text, context);
+bool IsPronounOrRole(absl::string_view word) {
+  return OneOf(word, kPersonPronouns) || OneOf(word, kPersonRoles);
 }
 
 bool EndsWithNounEnding(absl::string_view word) {
@@ -457,9 +475,8 @@ bool IsNameLike(const Token& token, const Context& context) {
 bool IsPossessive(const Token& token, const Context& context) {
   const absl::string_view word = token.lower;
   if (OneOf(word, kOwnPossessives)) return true;
-  if (OneOf(word, kNotPossessive)) return false;
   if (!(absl::EndsWith(word, "'s") || absl::EndsWith(word, "s'")) ||
-      word.size() < 3) {
+      word.size() < 3 || OneOf(word, kNotPossessive)) {
     return false;
   }
   // "checkout's fault" speaks of a service, not a person.
@@ -467,20 +484,6 @@ bool IsPossessive(const Token& token, const Context& context) {
                                       ? word.substr(0, word.size() - 2)
                                       : word.substr(0, word.size() - 1);
   return context.not_people.count(std::string(owner)) == 0;
-}
-
-bool SlotMatches(absl::string_view slot, const Token& token,
-                 absl::string_view text, const Context& context) {
-  if (slot == "<person>") return IsPerson(token, text, context);
-  if (slot == "<someone>") {
-    return IsPerson(token, text, context) || IsNameLike(token, context);
-  }
-  if (slot == "<whose>") return IsPossessive(token, context);
-  if (slot == "<participant>") return IsParticipant(token, text, context);
-  for (absl::string_view alternative : absl::StrSplit(slot, '|')) {
-    if (token.lower == alternative) return true;
-  }
-  return false;
 }
 
 bool FollowsNegation(const std::vector<Token>& tokens, size_t at) {
@@ -493,98 +496,215 @@ bool FollowsNegation(const std::vector<Token>& tokens, size_t at) {
   return false;
 }
 
-// The number of tokens `pattern` matches at `at`, or 0.
-size_t MatchAt(const std::vector<std::string>& pattern,
-               const std::vector<Token>& tokens, size_t at,
-               absl::string_view text, const Context& context) {
-  if (at + pattern.size() > tokens.size()) return 0;
-  for (size_t k = 0; k < pattern.size(); ++k) {
-    const Token& token = tokens[at + k];
-    if (token.quoted || (k > 0 && !token.joined)) return 0;
-    if (!SlotMatches(pattern[k], token, text, context)) return 0;
+// Fills in what each word can stand for in a pattern.
+void DescribeWords(absl::string_view text, const Context& context,
+                   std::vector<Token>& tokens) {
+  for (Token& token : tokens) {
+    token.participant = IsParticipant(token, text, context);
+    token.person = token.participant || IsPronounOrRole(token.lower);
+    token.name_like = IsNameLike(token, context);
+    token.possessive = IsPossessive(token, context);
   }
-  return pattern.size();
 }
 
-using Patterns = std::vector<std::vector<std::string>>;
+// One word of a pattern: a placeholder, or alternative words.
+enum class SlotKind { kWords, kPerson, kSomeone, kWhose, kParticipant };
 
-Patterns CompilePatterns(absl::string_view patterns) {
-  Patterns compiled;
+struct Slot {
+  SlotKind kind = SlotKind::kWords;
+  std::vector<std::string> words;  // kWords only
+};
+
+struct Pattern {
+  const BlameRule* rule = nullptr;  // null for a denial
+  std::vector<Slot> slots;
+};
+
+Slot CompileSlot(absl::string_view slot) {
+  if (slot == "<person>") return {SlotKind::kPerson, {}};
+  if (slot == "<someone>") return {SlotKind::kSomeone, {}};
+  if (slot == "<whose>") return {SlotKind::kWhose, {}};
+  if (slot == "<participant>") return {SlotKind::kParticipant, {}};
+  return {SlotKind::kWords, absl::StrSplit(slot, '|')};
+}
+
+// `patterns` in the syntax of BlameRule, in the order written.
+std::vector<Pattern> CompilePatterns(const BlameRule* rule,
+                                     absl::string_view patterns) {
+  std::vector<Pattern> compiled;
   for (absl::string_view pattern :
        absl::StrSplit(patterns, ';', absl::SkipWhitespace())) {
-    compiled.push_back(absl::StrSplit(pattern, ' ', absl::SkipEmpty()));
+    Pattern& added = compiled.emplace_back();
+    added.rule = rule;
+    for (absl::string_view slot :
+         absl::StrSplit(pattern, ' ', absl::SkipEmpty())) {
+      added.slots.push_back(CompileSlot(slot));
+    }
   }
   return compiled;
 }
 
-// Whether the phrase ending before `at` is denied by what follows it in the
-// same sentence ("human error was ruled out").
-bool PrecedesDenial(const std::vector<Token>& tokens, size_t at,
-                    absl::string_view text, const Patterns& denials,
-                    const Context& context) {
-  if (at >= tokens.size() || tokens[at].after_break) return false;
-  for (const std::vector<std::string>& pattern : denials) {
-    if (MatchAt(pattern, tokens, at, text, context) > 0) return true;
+bool SlotMatches(const Slot& slot, const Token& token) {
+  switch (slot.kind) {
+    case SlotKind::kPerson:
+      return token.person;
+    case SlotKind::kSomeone:
+      return token.person || token.name_like;
+    case SlotKind::kWhose:
+      return token.possessive;
+    case SlotKind::kParticipant:
+      return token.participant;
+    case SlotKind::kWords:
+      break;
+  }
+  for (const std::string& word : slot.words) {
+    if (token.lower == word) return true;
   }
   return false;
 }
 
-// A rule with its patterns split into words once per lint.
-struct CompiledRule {
-  const BlameRule* rule;
-  Patterns patterns;
+// The number of tokens `pattern` matches at `at`, or 0.
+size_t MatchAt(const Pattern& pattern, const std::vector<Token>& tokens,
+               size_t at) {
+  const std::vector<Slot>& slots = pattern.slots;
+  if (at + slots.size() > tokens.size()) return 0;
+  for (size_t k = 0; k < slots.size(); ++k) {
+    const Token& token = tokens[at + k];
+    if (token.quoted || (k > 0 && !token.joined)) return 0;
+    if (!SlotMatches(slots[k], token)) return 0;
+  }
+  return slots.size();
+}
+
+// Every rule's patterns, compiled once, and indexed by the word they start
+// with: a position in a text tries only the few patterns that can start
+// with its word, not the whole table, and the first match in table order
+// still wins.
+struct RuleTable {
+  // In table order. The lists below point into it, so it is filled once
+  // and never grows afterwards (a move keeps its elements in place).
+  std::vector<Pattern> patterns;
+  // Per word that starts some pattern: the patterns that can start with it
+  // (those starting with the word or with a placeholder), in table order.
+  std::unordered_map<std::string, std::vector<const Pattern*>> by_first_word;
+  // What any other word can start: the patterns starting with a placeholder.
+  std::vector<const Pattern*> placeholder_first;
+  std::vector<Pattern> denials;  // kDenialsAfter
+  std::vector<const Pattern*> no_patterns;
+
+  // The patterns to try at `token`, in table order.
+  const std::vector<const Pattern*>& StartingWith(const Token& token) const {
+    const auto found = by_first_word.find(token.lower);
+    if (found != by_first_word.end()) return found->second;
+    // Most words start no pattern and fill no placeholder.
+    const bool fills_placeholder = token.person || token.name_like ||
+                                   token.possessive || token.participant;
+    return fills_placeholder ? placeholder_first : no_patterns;
+  }
 };
 
-std::vector<CompiledRule> CompileRules() {
-  std::vector<CompiledRule> compiled;
-  for (const BlameRule& rule : kRules) {
-    compiled.push_back({&rule, CompilePatterns(rule.patterns)});
+bool CanStartWith(const Pattern& pattern, absl::string_view word) {
+  const Slot& first = pattern.slots.front();
+  if (first.kind != SlotKind::kWords) return true;
+  for (const std::string& alternative : first.words) {
+    if (alternative == word) return true;
   }
-  return compiled;
+  return false;
+}
+
+RuleTable CompileRuleTable() {
+  RuleTable table;
+  for (const BlameRule& rule : kRules) {
+    for (Pattern& pattern : CompilePatterns(&rule, rule.patterns)) {
+      table.patterns.push_back(std::move(pattern));
+    }
+  }
+  // First the words that start a pattern, then each one's candidates, so
+  // that every list keeps table order.
+  for (const Pattern& pattern : table.patterns) {
+    const Slot& first = pattern.slots.front();
+    for (const std::string& word : first.words) {
+      table.by_first_word.emplace(word, std::vector<const Pattern*>());
+    }
+    if (first.kind != SlotKind::kWords) {
+      table.placeholder_first.push_back(&pattern);
+    }
+  }
+  for (auto& [word, candidates] : table.by_first_word) {
+    for (const Pattern& pattern : table.patterns) {
+      if (CanStartWith(pattern, word)) candidates.push_back(&pattern);
+    }
+  }
+  table.denials = CompilePatterns(nullptr, kDenialsAfter);
+  return table;
+}
+
+const RuleTable& Rules() {
+  static const RuleTable* const kTable = new RuleTable(CompileRuleTable());
+  return *kTable;
+}
+
+// Whether the phrase ending before `at` is denied by what follows it in the
+// same sentence ("human error was ruled out").
+bool PrecedesDenial(const std::vector<Token>& tokens, size_t at) {
+  if (at >= tokens.size() || tokens[at].after_break) return false;
+  for (const Pattern& pattern : Rules().denials) {
+    if (MatchAt(pattern, tokens, at) > 0) return true;
+  }
+  return false;
+}
+
+struct Match {
+  const BlameRule* rule = nullptr;  // null when nothing matched
+  size_t length = 0;                // in tokens
+};
+
+// The first pattern in table order that matches at `at` and is not denied.
+Match MatchFirstRule(const std::vector<Token>& tokens, size_t at,
+                     bool root_cause) {
+  for (const Pattern* pattern : Rules().StartingWith(tokens[at])) {
+    const BlameRule& rule = *pattern->rule;
+    if (rule.scope == Scope::kRootCauses && !root_cause) continue;
+    const size_t length = MatchAt(*pattern, tokens, at);
+    if (length == 0) continue;
+    if (rule.negatable &&
+        (FollowsNegation(tokens, at) || PrecedesDenial(tokens, at + length))) {
+      continue;
+    }
+    return {&rule, length};
+  }
+  return {};
 }
 
 void LintText(absl::string_view field, absl::string_view text,
-              const std::vector<CompiledRule>& rules, const Patterns& denials,
               const Context& context, std::vector<BlameFinding>& findings) {
   if (text.empty()) return;
   const bool root_cause = absl::StartsWith(field, "root_causes[");
-  const std::vector<Token> tokens = Tokenize(text);
+  std::vector<Token> tokens = Tokenize(text);
+  DescribeWords(text, context, tokens);
   size_t at = 0;
   while (at < tokens.size()) {
-    size_t matched = 0;
-    for (const CompiledRule& compiled : rules) {
-      const BlameRule& rule = *compiled.rule;
-      if (rule.scope == Scope::kRootCauses && !root_cause) continue;
-      for (const std::vector<std::string>& pattern : compiled.patterns) {
-        matched = MatchAt(pattern, tokens, at, text, context);
-        if (matched > 0 && rule.negatable &&
-            (FollowsNegation(tokens, at) ||
-             PrecedesDenial(tokens, at + matched, text, denials, context))) {
-          matched = 0;
-        }
-        if (matched > 0) break;
-      }
-      if (matched == 0) continue;
-      const size_t begin = tokens[at].begin;
-      const size_t end = tokens[at + matched - 1].end;
-      findings.push_back({std::string(field),
-                          std::string(text.substr(begin, end - begin)), rule.id,
-                          rule.suggestion});
-      break;
+    const Match match = MatchFirstRule(tokens, at, root_cause);
+    if (match.rule == nullptr) {
+      ++at;
+      continue;
     }
-    at += matched > 0 ? matched : 1;
+    const size_t begin = tokens[at].begin;
+    const size_t end = tokens[at + match.length - 1].end;
+    findings.push_back({std::string(field),
+                        std::string(text.substr(begin, end - begin)),
+                        match.rule->id, match.rule->suggestion});
+    at += match.length;
   }
 }
 
 }  // namespace
 
 std::vector<BlameFinding> LintBlameless(const v1::Postmortem& postmortem) {
-  const std::vector<CompiledRule> rules = CompileRules();
-  const Patterns denials = CompilePatterns(kDenialsAfter);
   const Context context = MakeContext(postmortem);
   std::vector<BlameFinding> findings;
   auto lint = [&](absl::string_view field, absl::string_view text) {
-    LintText(field, text, rules, denials, context, findings);
+    LintText(field, text, context, findings);
   };
   auto lint_list = [&](absl::string_view field, const auto& items) {
     for (int i = 0; i < items.size(); ++i) {

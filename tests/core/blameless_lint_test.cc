@@ -362,6 +362,34 @@ TEST(BlamelessLintTest, EveryProseFieldIsCheckedAndNamedByPath) {
                           "lessons.got_lucky[0]", "narrative"));
 }
 
+// "operator" starts a rule's words ("operator error") and is also a role
+// that fills <person> and <someone>: all three rules are tried there.
+TEST(BlamelessLintTest, AWordThatStartsAPhraseCanAlsoFillAPlaceholder) {
+  EXPECT_THAT(Lint("An operator error took the site down."),
+              ElementsAre(Field(&BlameFinding::rule, "human-error")));
+  EXPECT_THAT(
+      Lint("The operator failed to page the DBA."),
+      ElementsAre(AllOf(Field(&BlameFinding::rule, "failed-to"),
+                        Field(&BlameFinding::phrase, "operator failed to"))));
+  EXPECT_THAT(Lint("The operator was at fault."),
+              ElementsAre(AllOf(
+                  Field(&BlameFinding::rule, "fault"),
+                  Field(&BlameFinding::phrase, "operator was at fault"))));
+}
+
+// In a root cause, "Priya failed to" matches both failed-to and
+// person-as-root-cause at "Priya"; the rule listed first wins and its
+// phrase is reported once.
+TEST(BlamelessLintTest, RulesMatchingAtTheSameWordReportTheFirstRuleOnly) {
+  v1::Postmortem postmortem = WithSummary("");
+  postmortem.add_root_causes()->set_description(
+      "Priya failed to check the dashboard.");
+  EXPECT_THAT(
+      LintBlameless(postmortem),
+      ElementsAre(AllOf(Field(&BlameFinding::rule, "failed-to"),
+                        Field(&BlameFinding::phrase, "Priya failed to"))));
+}
+
 TEST(BlamelessLintTest, SeveralFindingsInOneFieldComeInTextOrder) {
   const std::vector<BlameFinding> findings =
       Lint("Blame aside, he failed to check; it was careless.");
