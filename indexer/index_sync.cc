@@ -10,8 +10,10 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -188,8 +190,7 @@ bool IsEarlier(const google::protobuf::Timestamp& a_started,
 }
 
 // The version the index holds for `id_term`, or -1 when it holds none.
-int64_t IndexedVersion(Xapian::WritableDatabase& db,
-                       const std::string& id_term) {
+int64_t IndexedVersion(const Xapian::Database& db, const std::string& id_term) {
   Xapian::PostingIterator it = db.postlist_begin(id_term);
   if (it == db.postlist_end(id_term)) return -1;
   return index::VersionOf(db.get_document(*it));
@@ -335,24 +336,69 @@ class XapianIndexSync final : public IndexSync {
 
   // Applies batches until a claim comes back empty. The cycle lock is taken
   // per batch so that a Rebuild() waits for one batch, not for a drain.
+  //
+  // Pipelined: a batch becomes searchable as soon as it is applied (its
+  // Xapian commit), and its recurrence links are then recorded on another
+  // thread while the next batch is claimed and applied; its outbox rows are
+  // completed once its links are recorded. Linking costs more than applying,
+  // so running them one after the other would hold every change back by the
+  // previous batch's linking. At most two batches are claimed at once.
   absl::StatusOr<int64_t> Drain(bool stop_aware) {
     int64_t applied = 0;
-    while (!(stop_aware && StopRequested())) {
+    absl::Status status;
+    while (status.ok() && !(stop_aware && StopRequested())) {
       absl::MutexLock lock(&cycle_mu_);
-      DEJA_RETURN_IF_ERROR(OpenWriterLocked());
+      status = OpenWriterLocked();
+      if (!status.ok()) break;
       absl::StatusOr<std::unique_ptr<OutboxBatch>> batch =
           feed_.Claim(options_.batch_rows);
-      if (!batch.ok()) return Annotate(batch.status(), "claim outbox rows");
+      if (!batch.ok()) {
+        status = Annotate(batch.status(), "claim outbox rows");
+        break;
+      }
       if ((*batch)->changes().empty()) break;
-      DEJA_RETURN_IF_ERROR(ApplyLocked(**batch));
-      DEJA_RETURN_IF_ERROR(LinkRecurrencesLocked(**batch));
-      // Failing here (or in linking) leaves rows that the next claim hands
-      // out again: applying and linking them twice is harmless.
-      DEJA_RETURN_IF_ERROR(
-          Annotate((*batch)->Complete(), "complete outbox rows"));
-      applied += (*batch)->row_count();
+      status = ApplyLocked(**batch);
+      // The previous batch, linked while this one was applied; done even
+      // when this one failed, so that its work is kept.
+      const absl::Status finished = FinishLinkingLocked(applied);
+      if (status.ok()) status = finished;
+      if (status.ok()) StartLinkingLocked(*std::move(batch));
     }
+    absl::MutexLock lock(&cycle_mu_);
+    const absl::Status finished = FinishLinkingLocked(applied);
+    if (status.ok()) status = finished;
+    if (!status.ok()) return status;
     return applied;
+  }
+
+  // Records the recurrence links of `batch` (just applied and committed) on
+  // a thread of its own, reading the index through a Database of its own:
+  // the writer is not thread-safe and goes on with the next batch.
+  void StartLinkingLocked(std::unique_ptr<OutboxBatch> batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    Linking& linking = linking_.emplace();
+    linking.batch = std::move(batch);
+    linking.done =
+        std::async(std::launch::async,
+                   [this, path = db_path_, batch = linking.batch.get()] {
+                     return LinkRecurrences(path, *batch);
+                   });
+  }
+
+  // Waits for the batch being linked, if any, and completes its outbox rows
+  // when its links were recorded (adding them to `applied`). Failing here
+  // (or in linking) leaves rows that the next claim hands out again:
+  // applying and linking them twice is harmless.
+  absl::Status FinishLinkingLocked(int64_t& applied)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    if (!linking_.has_value()) return absl::OkStatus();
+    absl::Status status = linking_->done.get();
+    if (status.ok()) {
+      status = Annotate(linking_->batch->Complete(), "complete outbox rows");
+    }
+    if (status.ok()) applied += linking_->batch->row_count();
+    linking_.reset();
+    return status;
   }
 
   absl::Status ApplyLocked(const OutboxBatch& batch)
@@ -404,14 +450,22 @@ class XapianIndexSync final : public IndexSync {
   }
 
   // Records the recurrence suggestions of the batch's upserted postmortems
-  // from the index just committed; the writer sees its own commit. Changes
-  // the stale-version rule skipped as already indexed are linked too: a
-  // replayed batch may have reached Xapian before, but not the recurrence
-  // store. Changes older than the indexed version are not.
-  absl::Status LinkRecurrencesLocked(const OutboxBatch& batch)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+  // from the index at `path`, opened after the batch's commit. Changes the
+  // stale-version rule skipped as already indexed are linked too: a replayed
+  // batch may have reached Xapian before, but not the recurrence store.
+  // Changes older than the indexed version are not. Runs beside the writer
+  // (StartLinkingLocked), so it touches neither db_ nor any state of the
+  // cycle.
+  absl::Status LinkRecurrences(const std::string& path,
+                               const OutboxBatch& batch) const {
     if (options_.recurrences == nullptr) return absl::OkStatus();
     const absl::Time start = absl::Now();
+    std::unique_ptr<Xapian::Database> reader;
+    try {
+      reader = std::make_unique<Xapian::Database>(path);
+    } catch (const Xapian::Error& e) {
+      return StatusFromXapian(e, "open the index to find recurrences", path);
+    }
     int linked = 0;
     for (const IndexChange& change : batch.changes()) {
       if (change.deleted) continue;
@@ -419,13 +473,13 @@ class XapianIndexSync final : public IndexSync {
       // with its own start time (this one's could point the wrong way).
       int64_t indexed = -1;
       try {
-        indexed = IndexedVersion(*db_, index::IdTerm(change.postmortem_id));
+        indexed = IndexedVersion(*reader, index::IdTerm(change.postmortem_id));
       } catch (const Xapian::Error& e) {
-        return StatusFromXapian(e, "find recurrences", db_path_);
+        return StatusFromXapian(e, "find recurrences", path);
       }
       if (indexed > change.postmortem.version()) continue;
       absl::StatusOr<std::vector<SuggestedLink>> links =
-          SuggestLinksLocked(change.postmortem_id, change.postmortem);
+          SuggestLinks(*reader, change.postmortem_id, change.postmortem);
       if (!links.ok()) {
         // The index may be in trouble (I/O): retry the batch. Anything else
         // is a defect that would fail the same way on every replay, so this
@@ -458,16 +512,16 @@ class XapianIndexSync final : public IndexSync {
 
   // The "more like this" matches of `id` that score at least the link
   // threshold, best first, as links pointing back in time.
-  absl::StatusOr<std::vector<SuggestedLink>> SuggestLinksLocked(
-      const std::string& id, const v1::Postmortem& postmortem)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+  absl::StatusOr<std::vector<SuggestedLink>> SuggestLinks(
+      const Xapian::Database& db, const std::string& id,
+      const v1::Postmortem& postmortem) const {
     v1::FindSimilarRequest request;
     request.set_postmortem_id(id);
     // A few more than needed, should the score order differ from the rank.
     request.set_limit(std::min(options_.max_links + 5, 50));
     DEJA_ASSIGN_OR_RETURN(
         v1::FindSimilarResponse response,
-        index::RunFindSimilar(*db_, request, absl::ToUnixSeconds(absl::Now()),
+        index::RunFindSimilar(db, request, absl::ToUnixSeconds(absl::Now()),
                               index::LinkingOptions()));
     std::vector<const v1::SimilarIncident*> matches;
     for (const v1::SimilarIncident& match : response.incidents()) {
@@ -583,6 +637,14 @@ class XapianIndexSync final : public IndexSync {
 
   absl::StatusOr<v1::RebuildIndexResponse> RebuildLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    // A drain may have a batch being linked from the index in use: let it
+    // finish before that index is replaced.
+    int64_t linked_rows = 0;
+    if (absl::Status finished = FinishLinkingLocked(linked_rows);
+        !finished.ok()) {
+      // Its rows stay in the outbox and are linked again after the rebuild.
+      LogEvent(finished.ToString());
+    }
     {
       absl::MutexLock state(&state_mu_);
       if (stop_) return CancelledRebuild();
@@ -716,6 +778,13 @@ class XapianIndexSync final : public IndexSync {
   std::string db_path_ ABSL_GUARDED_BY(cycle_mu_);
   // The index in use turned out corrupt: the next open rebuilds it.
   bool rebuild_needed_ ABSL_GUARDED_BY(cycle_mu_) = false;
+  // The applied batch whose recurrence links are being recorded, if any
+  // (Drain). Finished before anything else takes the cycle lock's work on.
+  struct Linking {
+    std::unique_ptr<OutboxBatch> batch;
+    std::future<absl::Status> done;
+  };
+  std::optional<Linking> linking_ ABSL_GUARDED_BY(cycle_mu_);
 
   // What Status() reports, and the loop's stop flag.
   absl::Mutex state_mu_;

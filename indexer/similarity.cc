@@ -944,7 +944,8 @@ absl::StatusOr<v1::FindSimilarResponse> Run(
 SimilarityOptions LinkingOptions() {
   SimilarityOptions options;
   options.feedback_documents = 0;
-  options.max_query_terms = 64;
+  options.title_summary_weight = 0;
+  options.max_query_terms = 32;
   options.candidates = 30;
   return options;
 }

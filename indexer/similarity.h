@@ -70,9 +70,10 @@ struct SimilarityOptions {
 
 // The options for linking a postmortem to its earlier occurrences ("more
 // like this" on every indexed postmortem): a whole write-up describes
-// itself well, so pseudo-relevance feedback adds little to it, and its 64
-// strongest terms find its repeats. About a tenth of the default's work,
-// which matters because the indexer links every postmortem it indexes.
+// itself well, so pseudo-relevance feedback and the title and summary
+// boosts add little to it, and its 32 strongest terms find its repeats.
+// About a twentieth of the default's work, which matters because the
+// indexer links every postmortem it indexes (bench/linking-lab).
 SimilarityOptions LinkingOptions();
 
 // Runs `request` (validated by the service) against `db`; `now` decides

@@ -605,8 +605,12 @@ TEST_F(IndexSyncTest, TheLoopAppliesANotifiedChangePromptly) {
   absl::SleepFor(absl::Milliseconds(100));  // the loop is waiting by now
 
   feed_.Put(MakePostmortem(1, 1, "Notified"));
+  // Searchable first; the outbox row is completed once the batch is linked.
   const absl::Duration took = WaitUntil(
-      [&] { return sync->Status().documents() == 1; }, absl::Seconds(5));
+      [&] {
+        return sync->Status().documents() == 1 && feed_.outbox_rows() == 0;
+      },
+      absl::Seconds(5));
   EXPECT_LT(took, absl::Seconds(2));
   EXPECT_TRUE(Lookup(1).present);
   EXPECT_EQ(feed_.outbox_rows(), 0);
@@ -627,8 +631,12 @@ TEST_F(IndexSyncTest, AWakeUpReportedLateIsStillAWakeUp) {
   absl::SleepFor(absl::Milliseconds(100));
 
   feed_.Put(MakePostmortem(1, 1, "Woken late"));
+  // Searchable first; the outbox row is completed once the batch is linked.
   const absl::Duration took = WaitUntil(
-      [&] { return sync->Status().documents() == 1; }, absl::Seconds(5));
+      [&] {
+        return sync->Status().documents() == 1 && feed_.outbox_rows() == 0;
+      },
+      absl::Seconds(5));
   EXPECT_LT(took, absl::Seconds(3));
   EXPECT_EQ(feed_.outbox_rows(), 0);
   sync->Stop();
@@ -642,7 +650,11 @@ TEST_F(IndexSyncTest, TheLoopPollsWhenNoNotificationComes) {
   absl::SleepFor(absl::Milliseconds(100));
   // An outbox row with no NOTIFY (a lost notification).
   feed_.EnqueueSnapshot(MakePostmortem(1, 1, "Found by the poll"));
-  WaitUntil([&] { return sync->Status().documents() == 1; }, absl::Seconds(5));
+  WaitUntil(
+      [&] {
+        return sync->Status().documents() == 1 && feed_.outbox_rows() == 0;
+      },
+      absl::Seconds(5));
   EXPECT_EQ(sync->Status().documents(), 1);
   EXPECT_EQ(feed_.outbox_rows(), 0);
   sync->Stop();
@@ -664,7 +676,11 @@ TEST_F(IndexSyncTest, StopIsPromptEvenWithALongPoll) {
   // It can start again, and the destructor stops it.
   sync->Start();
   feed_.Put(MakePostmortem(1, 1, "Second run"));
-  WaitUntil([&] { return sync->Status().documents() == 1; }, absl::Seconds(5));
+  WaitUntil(
+      [&] {
+        return sync->Status().documents() == 1 && feed_.outbox_rows() == 0;
+      },
+      absl::Seconds(5));
   EXPECT_EQ(sync->Status().documents(), 1);
   const absl::Time destroyed = absl::Now();
   sync.reset();
