@@ -44,9 +44,11 @@ ConnectionPool::Lease::~Lease() {
   if (connection_ != nullptr) pool_->Release(std::move(connection_), broken_);
 }
 
-ConnectionPool::ConnectionPool(std::string connection_string, int size)
+ConnectionPool::ConnectionPool(std::string connection_string, int size,
+                               std::string session_setup)
     : connection_string_(std::move(connection_string)),
-      size_(size < 1 ? 1 : size) {}
+      size_(size < 1 ? 1 : size),
+      session_setup_(std::move(session_setup)) {}
 
 bool ConnectionPool::WaitForSlot(std::unique_lock<std::mutex>& lock,
                                  absl::Time deadline) {
@@ -77,12 +79,9 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
   try {
     auto connection = std::make_unique<pqxx::connection>(
         WithConnectLimits(connection_string_, deadline - absl::Now()));
-    // The write path runs prepared statements (pg_transaction.h
-    // ExecPrepared). Planned with their values on every call, they keep
-    // finding rows by index as tables grow: a generic plan made while a
-    // table was nearly empty would stay in use, scanning it.
-    pqxx::nontransaction(*connection)
-        .exec0("SET plan_cache_mode = force_custom_plan");
+    if (!session_setup_.empty()) {
+      pqxx::nontransaction(*connection).exec0(session_setup_);
+    }
     return Lease(this, std::move(connection));
   } catch (const std::exception& e) {
     Release(nullptr, /*broken=*/true);

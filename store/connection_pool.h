@@ -55,7 +55,11 @@ class ConnectionPool {
     bool broken_ = false;
   };
 
-  ConnectionPool(std::string connection_string, int size);
+  // `session_setup` (SQL, may be empty) runs once on every new connection,
+  // before its first lease: the session settings its owner's statements are
+  // planned with.
+  ConnectionPool(std::string connection_string, int size,
+                 std::string session_setup = "");
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
@@ -71,6 +75,7 @@ class ConnectionPool {
 
   const std::string connection_string_;
   const int size_;
+  const std::string session_setup_;
 
   std::mutex mu_;
   std::condition_variable slot_freed_;
