@@ -63,7 +63,8 @@ std::string Plural(int64_t n, absl::string_view one, absl::string_view many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
 }
 
-std::string FacetLine(const v1::Facet& facet) {
+// `estimated`: the server scaled the counts from the matches it checked.
+std::string FacetLine(const v1::Facet& facet, bool estimated) {
   std::vector<std::string> counts;
   for (const v1::FacetCount& count : facet.counts()) {
     if (static_cast<int>(counts.size()) == kFacetValues) {
@@ -82,7 +83,8 @@ std::string FacetLine(const v1::Facet& facet) {
         value = SeverityName(static_cast<v1::Severity>(number));
       }
     }
-    counts.push_back(absl::StrCat(OneLine(value), " ", count.count()));
+    counts.push_back(absl::StrCat(OneLine(value), estimated ? " about " : " ",
+                                  count.count()));
   }
   return absl::StrCat(facet.field(), ": ", absl::StrJoin(counts, ", "));
 }
@@ -221,7 +223,8 @@ std::string VerdictName(v1::Verdict verdict) {
 std::string RenderSearchResults(const v1::SearchResponse& response) {
   if (response.hits().empty()) return "no matches\n";
   std::string out =
-      absl::StrCat(Plural(response.total_matches(), "match", "matches"), "\n");
+      absl::StrCat(response.counts_estimated() ? "about " : "",
+                   Plural(response.total_matches(), "match", "matches"), "\n");
   Table table({"SCORE", "STARTED", "SEV", "TEAM", "TITLE", "ID"});
   table.SetMaxWidth(3, kTeamWidth);
   table.SetMaxWidth(4, kTitleWidth);
@@ -248,7 +251,8 @@ std::string RenderSearchResults(const v1::SearchResponse& response) {
     absl::StrAppend(&out, "\n");
     for (const v1::Facet& facet : response.facets()) {
       if (facet.counts().empty()) continue;
-      absl::StrAppend(&out, FacetLine(facet), "\n");
+      absl::StrAppend(&out, FacetLine(facet, response.counts_estimated()),
+                      "\n");
     }
   }
   return out;

@@ -23,7 +23,8 @@ std::string VerdictName(v1::Verdict verdict);
 
 // "12 matches" (or "no matches"), then a table (SCORE, STARTED, SEV, TEAM,
 // TITLE, ID) with each hit's snippet indented on the line below its row,
-// then one line per facet ("service: checkout 3, api 2").
+// then one line per facet ("service: checkout 3, api 2"). Estimated counts
+// read "about 4100 matches" and "service: checkout about 310, api about 95".
 std::string RenderSearchResults(const v1::SearchResponse& response);
 
 // The overall verdict first, then each incident: verdict, score, title,

@@ -1,6 +1,8 @@
 #include "indexer/facets.h"
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
 #include <set>
 #include <string>
 #include <utility>
@@ -25,6 +27,7 @@ constexpr FacetSlot kFacetSlots[] = {
     {"cause", kCauseFacetSlot},     {"team", kTeamFacetSlot},
     {"tag", kTagFacetSlot},         {"year", kYearFacetSlot},
 };
+static_assert(std::size(kFacetSlots) == FacetCounter::kFacetFields);
 
 // Each value as a varint length and its bytes: values may hold any byte.
 std::string Encode(const std::set<std::string>& values) {
@@ -39,6 +42,38 @@ std::string Encode(const std::set<std::string>& values) {
     out += value;
   }
   return out;
+}
+
+// Calls `visit` with each value of an encoded slot, stopping at the first
+// that cannot be read.
+template <typename Visit>
+void ForEachFacetValue(absl::string_view slot_value, Visit visit) {
+  size_t pos = 0;
+  while (pos < slot_value.size()) {
+    size_t length = 0;
+    int shift = 0;
+    bool complete = false;
+    while (pos < slot_value.size() && shift < 63) {
+      const auto byte = static_cast<unsigned char>(slot_value[pos++]);
+      length |= static_cast<size_t>(byte & 0x7F) << shift;
+      shift += 7;
+      if ((byte & 0x80) == 0) {
+        complete = true;
+        break;
+      }
+    }
+    if (!complete || length > slot_value.size() - pos) break;
+    visit(slot_value.substr(pos, length));
+    pos += length;
+  }
+}
+
+// `count` of the documents seen, scaled up to all the matches: never below
+// what was seen, never above the matches.
+int64_t Scaled(int64_t count, double scale, Xapian::doccount matches) {
+  if (scale <= 1.0 || count >= static_cast<int64_t>(matches)) return count;
+  return std::clamp<int64_t>(std::llround(static_cast<double>(count) * scale),
+                             count, static_cast<int64_t>(matches));
 }
 
 void AddSlot(Xapian::Document& document, unsigned slot,
@@ -92,52 +127,56 @@ void AddFacetValues(const v1::Postmortem& postmortem,
 
 std::vector<std::string> DecodeFacetValues(const std::string& slot_value) {
   std::vector<std::string> values;
-  size_t pos = 0;
-  while (pos < slot_value.size()) {
-    size_t length = 0;
-    int shift = 0;
-    bool complete = false;
-    while (pos < slot_value.size() && shift < 63) {
-      const auto byte = static_cast<unsigned char>(slot_value[pos++]);
-      length |= static_cast<size_t>(byte & 0x7F) << shift;
-      shift += 7;
-      if ((byte & 0x80) == 0) {
-        complete = true;
-        break;
-      }
-    }
-    if (!complete || length > slot_value.size() - pos) break;
-    values.push_back(slot_value.substr(pos, length));
-    pos += length;
-  }
+  ForEachFacetValue(slot_value, [&values](absl::string_view value) {
+    values.emplace_back(value);
+  });
   return values;
 }
 
+FacetCounter::FacetCounter(Xapian::doccount count_all, Xapian::doccount stride)
+    : count_all_(count_all), stride_(std::max<Xapian::doccount>(stride, 1)) {}
+
 void FacetCounter::operator()(const Xapian::Document& document,
                               double /*weight*/) {
-  for (const FacetSlot& facet : kFacetSlots) {
-    const std::string slot_value = document.get_value(facet.slot);
-    if (slot_value.empty()) continue;
-    std::map<std::string, int64_t>& counts = counts_[facet.slot];
-    for (std::string& value : DecodeFacetValues(slot_value)) {
-      ++counts[std::move(value)];
-    }
+  ++documents_shown_;
+  int64_t weight = 1;
+  if (documents_shown_ > count_all_) {
+    if ((documents_shown_ - count_all_) % stride_ != 0) return;
+    weight = stride_;
+  }
+  represented_ += weight;
+  for (size_t i = 0; i < kFacetFields; ++i) {
+    const std::string slot_value = document.get_value(kFacetSlots[i].slot);
+    std::unordered_map<std::string, int64_t>& counts = counts_[i];
+    ForEachFacetValue(slot_value,
+                      [this, &counts, weight](absl::string_view value) {
+                        key_.assign(value.data(), value.size());
+                        counts[key_] += weight;
+                      });
   }
 }
 
-Xapian::MatchSpy* FacetCounter::clone() const { return new FacetCounter(); }
+Xapian::MatchSpy* FacetCounter::clone() const {
+  return new FacetCounter(count_all_, stride_);
+}
 
 std::string FacetCounter::name() const { return "deja::index::FacetCounter"; }
 
-std::vector<v1::Facet> FacetCounter::Facets(size_t max_values) const {
+std::vector<v1::Facet> FacetCounter::Facets(size_t max_values,
+                                            Xapian::doccount matches) const {
+  const double scale =
+      represented_ > 0 && matches > represented_
+          ? static_cast<double>(matches) / static_cast<double>(represented_)
+          : 1.0;
   std::vector<v1::Facet> facets;
-  for (const FacetSlot& facet_slot : kFacetSlots) {
+  for (size_t i = 0; i < kFacetFields; ++i) {
     v1::Facet& facet = facets.emplace_back();
-    facet.set_field(facet_slot.field);
-    const auto found = counts_.find(facet_slot.slot);
-    if (found == counts_.end()) continue;
-    std::vector<std::pair<std::string, int64_t>> ranked(found->second.begin(),
-                                                        found->second.end());
+    facet.set_field(kFacetSlots[i].field);
+    std::vector<std::pair<std::string, int64_t>> ranked;
+    ranked.reserve(counts_[i].size());
+    for (const auto& [value, count] : counts_[i]) {
+      ranked.emplace_back(value, Scaled(count, scale, matches));
+    }
     std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
       if (a.second != b.second) return a.second > b.second;
       return a.first < b.first;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -375,15 +376,18 @@ struct ParsedQuery {
   Xapian::Query query;
   // The text as parsed (operators kept, words lowercased).
   std::string text;
-  // The text with misspelt words corrected; empty when none was.
+  // The text with misspelt words corrected; empty when none was or when
+  // the correction was not asked for.
   std::string corrected;
 };
 
-// Parses SearchRequest.query. Throws Xapian::QueryParserError (the caller
-// catches it).
+// Parses SearchRequest.query; with `correct_spelling`, also looks for a
+// correction (a lookup per word, so only done when one may be shown).
+// Throws Xapian::QueryParserError (the caller catches it).
 absl::StatusOr<ParsedQuery> ParseQuery(const Xapian::Database& db,
                                        const Xapian::Stem& stemmer,
-                                       const std::string& query) {
+                                       const std::string& query,
+                                       bool correct_spelling) {
   DEJA_RETURN_IF_ERROR(CheckWildcards(query));
   QueryProblems problems;
   BooleanFieldProcessor team(kTeamPrefix, PlainValue, problems);
@@ -416,12 +420,12 @@ absl::StatusOr<ParsedQuery> ParseQuery(const Xapian::Database& db,
 
   ParsedQuery parsed;
   parsed.text = LowercaseWords(BlankStrayRanges(query));
-  parsed.query = parser.parse_query(
-      parsed.text, Xapian::QueryParser::FLAG_DEFAULT |
-                       Xapian::QueryParser::FLAG_WILDCARD |
-                       Xapian::QueryParser::FLAG_SPELLING_CORRECTION |
-                       Xapian::QueryParser::FLAG_AUTO_SYNONYMS |
-                       Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS);
+  unsigned flags = Xapian::QueryParser::FLAG_DEFAULT |
+                   Xapian::QueryParser::FLAG_WILDCARD |
+                   Xapian::QueryParser::FLAG_AUTO_SYNONYMS |
+                   Xapian::QueryParser::FLAG_AUTO_MULTIWORD_SYNONYMS;
+  if (correct_spelling) flags |= Xapian::QueryParser::FLAG_SPELLING_CORRECTION;
+  parsed.query = parser.parse_query(parsed.text, flags);
   if (!problems.first().empty()) return QueryError(problems.first());
   // "((((" or a lone "*" parse to nothing at all; a value no document can
   // hold makes its part of the query match nothing (and so, often, all of
@@ -430,7 +434,7 @@ absl::StatusOr<ParsedQuery> ParseQuery(const Xapian::Database& db,
     return QueryError(
         "nothing to search for: write words, \"phrases\" or field:value");
   }
-  parsed.corrected = parser.get_corrected_query_string();
+  if (correct_spelling) parsed.corrected = parser.get_corrected_query_string();
   return parsed;
 }
 
@@ -487,9 +491,31 @@ std::vector<Xapian::Query> Filters(const v1::SearchRequest& request) {
   return filters;
 }
 
+// The MSet's hit at `index` as a SearchHit.
+absl::Status AddHit(const Xapian::MSet& matches, Xapian::doccount index,
+                    const Xapian::Stem& stemmer, bool scored,
+                    int64_t now_unix_seconds, v1::SearchResponse& response) {
+  const Xapian::MSetIterator it = matches[index];
+  v1::SearchHit* hit = response.add_hits();
+  v1::IncidentSummary* incident = hit->mutable_incident();
+  if (!incident->ParseFromString(it.get_document().get_data())) {
+    return absl::InternalError(
+        absl::StrCat("search index document ", *it,
+                     " holds no readable summary (rebuild the index)"));
+  }
+  MarkOverdue(*incident, now_unix_seconds);
+  hit->set_score(scored ? it.get_percent() : 0);
+  hit->set_snippet(matches.snippet(
+      incident->summary(), kSnippetBytes, stemmer,
+      Xapian::MSet::SNIPPET_BACKGROUND_MODEL | Xapian::MSet::SNIPPET_EXHAUSTIVE,
+      "<mark>", "</mark>", "\xE2\x80\xA6"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::SearchResponse> Search(const Xapian::Database& db,
                                           const v1::SearchRequest& request,
-                                          int64_t now_unix_seconds) {
+                                          int64_t now_unix_seconds,
+                                          const SearchOptions& options) {
   DEJA_ASSIGN_OR_RETURN(const int64_t offset, OffsetOf(request.page_token()));
   const int page_size = request.page_size() <= 0
                             ? kDefaultPageSize
@@ -499,7 +525,8 @@ absl::StatusOr<v1::SearchResponse> Search(const Xapian::Database& db,
   ParsedQuery parsed;
   const bool has_words = !absl::StripAsciiWhitespace(request.query()).empty();
   if (has_words) {
-    DEJA_ASSIGN_OR_RETURN(parsed, ParseQuery(db, stemmer, request.query()));
+    DEJA_ASSIGN_OR_RETURN(parsed, ParseQuery(db, stemmer, request.query(),
+                                             /*correct_spelling=*/false));
   } else {
     parsed.query = Xapian::Query::MatchAll;
   }
@@ -522,46 +549,57 @@ absl::StatusOr<v1::SearchResponse> Search(const Xapian::Database& db,
     // Equal scores (a query without words) come newest first.
     enquire.set_sort_by_relevance_then_value(kStartedAtSlot, true);
   }
-  FacetCounter facets;
+  const auto first = static_cast<Xapian::doccount>(offset);
+  const auto shown = static_cast<Xapian::doccount>(page_size);
+  // One match past the page says whether another page exists: with
+  // estimated counts, total_matches cannot.
+  const Xapian::doccount wanted = shown + 1;
+  // Past the bound one more is checked: the limit keeps that from wrapping.
+  const Xapian::doccount bound = std::clamp<Xapian::doccount>(
+      options.exact_count_bound, 1,
+      std::numeric_limits<Xapian::doccount>::max() - 1);
+  // Xapian's estimate (nothing matched yet: get_mset stops there when asked
+  // to check nothing) spreads the facet sample over the matches.
+  const Xapian::doccount estimate =
+      enquire.get_mset(0, 0, Xapian::doccount{0}).get_matches_estimated();
+  FacetCounter facets(bound, estimate / bound);
   enquire.add_matchspy(&facets);
-  // Checking every match makes the facet counts and total_matches exact;
-  // postmortem collections are small enough for that.
+  // The matcher checks more than `bound` matches (so that exactly `bound`
+  // are known to be all), then stops as soon as no later match can reach
+  // the page (it can when ranking by relevance).
   const Xapian::MSet matches =
-      enquire.get_mset(static_cast<Xapian::doccount>(offset),
-                       static_cast<Xapian::doccount>(page_size),
-                       std::max<Xapian::doccount>(db.get_doccount(), 1));
+      enquire.get_mset(first, wanted, std::max(bound + 1, first + wanted));
 
   v1::SearchResponse response;
   // Without weighted words every match scores the same: no relevance.
   const bool scored = has_words && matches.get_max_possible() > 0;
-  for (Xapian::MSetIterator it = matches.begin(); it != matches.end(); ++it) {
-    v1::SearchHit* hit = response.add_hits();
-    v1::IncidentSummary* incident = hit->mutable_incident();
-    if (!incident->ParseFromString(it.get_document().get_data())) {
-      return absl::InternalError(
-          absl::StrCat("search index document ", *it,
-                       " holds no readable summary (rebuild the index)"));
-    }
-    MarkOverdue(*incident, now_unix_seconds);
-    hit->set_score(scored ? it.get_percent() : 0);
-    hit->set_snippet(matches.snippet(incident->summary(), kSnippetBytes,
-                                     stemmer,
-                                     Xapian::MSet::SNIPPET_BACKGROUND_MODEL |
-                                         Xapian::MSet::SNIPPET_EXHAUSTIVE,
-                                     "<mark>", "</mark>", "\xE2\x80\xA6"));
+  const Xapian::doccount hits = std::min(matches.size(), shown);
+  for (Xapian::doccount i = 0; i < hits; ++i) {
+    DEJA_RETURN_IF_ERROR(
+        AddHit(matches, i, stemmer, scored, now_unix_seconds, response));
   }
-  const Xapian::doccount total = matches.get_matches_estimated();
+  // Exact when the counter counted every match there can be. An estimate
+  // never claims fewer matches than the pages have shown.
+  const bool estimated =
+      facets.sampled() ||
+      facets.documents_shown() < matches.get_matches_upper_bound();
+  const Xapian::doccount total =
+      std::max(matches.get_matches_estimated(), first + matches.size());
   response.set_total_matches(total);
-  for (v1::Facet& facet : facets.Facets(kFacetValues)) {
+  response.set_counts_estimated(estimated);
+  for (v1::Facet& facet : facets.Facets(kFacetValues, total)) {
     *response.add_facets() = std::move(facet);
   }
-  if (!parsed.corrected.empty() && parsed.corrected != parsed.text &&
-      total < kFewMatches) {
-    response.set_did_you_mean(parsed.corrected);
+  if (has_words && total < kFewMatches) {
+    DEJA_ASSIGN_OR_RETURN(const ParsedQuery corrected,
+                          ParseQuery(db, stemmer, request.query(),
+                                     /*correct_spelling=*/true));
+    if (!corrected.corrected.empty() && corrected.corrected != parsed.text) {
+      response.set_did_you_mean(corrected.corrected);
+    }
   }
-  const int64_t next = offset + static_cast<int64_t>(matches.size());
-  if (matches.size() > 0 && next < static_cast<int64_t>(total) &&
-      next <= kMaxOffset) {
+  const int64_t next = offset + static_cast<int64_t>(hits);
+  if (matches.size() > shown && next <= kMaxOffset) {
     response.set_next_page_token(PageToken(next));
   }
   return response;
@@ -571,9 +609,10 @@ absl::StatusOr<v1::SearchResponse> Search(const Xapian::Database& db,
 
 absl::StatusOr<v1::SearchResponse> RunSearch(const Xapian::Database& db,
                                              const v1::SearchRequest& request,
-                                             int64_t now_unix_seconds) {
+                                             int64_t now_unix_seconds,
+                                             const SearchOptions& options) {
   try {
-    return Search(db, request, now_unix_seconds);
+    return Search(db, request, now_unix_seconds, options);
   } catch (const Xapian::QueryParserError& e) {
     return QueryError(absl::StrCat("cannot be read (", e.get_msg(), ")"));
   } catch (const Xapian::WildcardError& e) {

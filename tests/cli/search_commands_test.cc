@@ -26,6 +26,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 template <class T>
@@ -282,6 +283,26 @@ TEST_F(SearchCommandsTest, SearchShowsTableSnippetsFacetsAndHints) {
       "did you mean: checkout  (deja search checkout --service checkout)\n"
       "more: deja search chekout --service checkout --page tok2\n");
   EXPECT_EQ(err_, "");
+}
+
+TEST_F(SearchCommandsTest, SearchSaysAboutForEstimatedCounts) {
+  search_.search_response = Parse<v1::SearchResponse>(kSearchAnswer);
+  search_.search_response.set_total_matches(4100);
+  search_.search_response.set_counts_estimated(true);
+  ASSERT_EQ(Run({"search", "checkout"}), 0) << err_;
+  EXPECT_THAT(out_, StartsWith("about 4100 matches\n"));
+  EXPECT_THAT(out_, HasSubstr("\nservice: checkout about 3, api about 2\n"
+                              "severity: SEV2 about 4, SEV3 about 1\n"));
+
+  // Exact counts say nothing of the kind.
+  search_.search_response.set_counts_estimated(false);
+  ASSERT_EQ(Run({"search", "checkout"}), 0) << err_;
+  EXPECT_THAT(out_, StartsWith("4100 matches\n"));
+  EXPECT_THAT(out_, Not(HasSubstr("about")));
+
+  search_.search_response.set_counts_estimated(true);
+  ASSERT_EQ(Run({"search", "checkout", "--json"}), 0) << err_;
+  EXPECT_THAT(out_, HasSubstr(R"("countsEstimated":true)"));
 }
 
 TEST_F(SearchCommandsTest, SearchWithoutMatchesSaysSo) {

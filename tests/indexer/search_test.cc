@@ -677,6 +677,219 @@ TEST(FacetsTest, SlotValuesRoundTrip) {
               ElementsAre("a"));
 }
 
+// 300 postmortems that all say "outage"; every other one also says "disk".
+// Severities cycle 1, 2, 3; every one has the tag "shared" and one of ten
+// teams.
+std::vector<v1::Postmortem> ManyOutages() {
+  std::vector<v1::Postmortem> many;
+  for (int i = 0; i < 300; ++i) {
+    v1::Postmortem& postmortem = many.emplace_back();
+    postmortem.set_id(absl::StrCat("pm", i));
+    postmortem.set_version(1);
+    postmortem.set_title(i % 2 == 0 ? "disk outage" : "network outage");
+    postmortem.set_team(absl::StrCat("team-", i % 10));
+    postmortem.set_severity(static_cast<v1::Severity>(1 + i % 3));
+    postmortem.add_tags("shared");
+    postmortem.mutable_started_at()->set_seconds(UnixOf(2024, 1, 1) +
+                                                 int64_t{3600} * i);
+  }
+  return many;
+}
+
+int64_t SumOfCounts(const v1::Facet& facet) {
+  int64_t sum = 0;
+  for (const v1::FacetCount& count : facet.counts()) sum += count.count();
+  return sum;
+}
+
+class SearchBoundTest : public ::testing::Test {
+ protected:
+  SearchBoundTest() : index_(ManyOutages()) {}
+
+  v1::SearchResponse Run(const v1::SearchRequest& request,
+                         Xapian::doccount bound) {
+    SearchOptions options;
+    options.exact_count_bound = bound;
+    absl::StatusOr<v1::SearchResponse> response =
+        RunSearch(index_.db(), request, kNow, options);
+    EXPECT_TRUE(response.ok())
+        << request.ShortDebugString() << ": " << response.status();
+    return response.ok() ? *response : v1::SearchResponse();
+  }
+
+  TempIndex index_;
+};
+
+TEST_F(SearchBoundTest, UpToTheBoundCountsAreExact) {
+  v1::SearchRequest request;
+  request.set_query("disk OR outage");
+  request.set_page_size(10);
+  // As many matches as the bound.
+  const v1::SearchResponse response = Run(request, 300);
+  EXPECT_FALSE(response.counts_estimated());
+  EXPECT_EQ(response.total_matches(), 300);
+  auto facets = FacetMap(response);
+  EXPECT_EQ(facets["severity"],
+            (std::map<std::string, int64_t>{
+                {"sev1", 100}, {"sev2", 100}, {"sev3", 100}}));
+  EXPECT_EQ(facets["tag"]["shared"], 300);
+  EXPECT_EQ(facets["team"]["team-3"], 30);
+}
+
+TEST_F(SearchBoundTest, AboveTheBoundCountsAreScaledEstimates) {
+  for (const auto sort :
+       {v1::SearchRequest::RELEVANCE, v1::SearchRequest::NEWEST}) {
+    for (const std::string query : {"disk OR outage", "outage", ""}) {
+      SCOPED_TRACE(absl::StrCat(query, " sort ", sort));
+      v1::SearchRequest request;
+      request.set_query(query);
+      request.set_sort(sort);
+      request.set_page_size(10);
+      const v1::SearchResponse response = Run(request, 50);
+      EXPECT_TRUE(response.counts_estimated());
+      EXPECT_EQ(response.hits_size(), 10);
+      const int64_t total = response.total_matches();
+      EXPECT_GE(total, 150);
+      EXPECT_LE(total, 600);
+      ASSERT_EQ(response.facets_size(), 6);
+      // Every match holds one severity: the scaled counts add up to the
+      // estimate, give or take their rounding.
+      const v1::Facet& severity = response.facets(1);
+      ASSERT_EQ(severity.field(), "severity");
+      EXPECT_EQ(severity.counts_size(), 3);
+      EXPECT_NEAR(SumOfCounts(severity), total, 3);
+      for (const v1::FacetCount& count : severity.counts()) {
+        EXPECT_GT(count.count(), 0);
+        EXPECT_LE(count.count(), total);
+      }
+      // A value every match holds is counted as every match.
+      auto facets = FacetMap(response);
+      EXPECT_EQ(facets["tag"]["shared"], total);
+      // More than the 50 seen: the counts were scaled up.
+      EXPECT_GT(SumOfCounts(response.facets(3)), 50);
+    }
+  }
+}
+
+TEST_F(SearchBoundTest, PagesThroughEveryMatchAboveTheBound) {
+  for (const auto sort :
+       {v1::SearchRequest::RELEVANCE, v1::SearchRequest::NEWEST}) {
+    v1::SearchRequest request;
+    request.set_query("disk OR outage");
+    request.set_sort(sort);
+    request.set_page_size(40);
+    std::set<std::string> ids;
+    int pages = 0;
+    do {
+      const v1::SearchResponse page = Run(request, 50);
+      for (const std::string& id : InOrder(page)) ids.insert(id);
+      // Only the last page, which holds the 300th match, has no token.
+      EXPECT_EQ(page.next_page_token().empty(), ids.size() == 300)
+          << "page " << pages;
+      request.set_page_token(page.next_page_token());
+      ASSERT_LT(++pages, 20);
+    } while (!request.page_token().empty());
+    EXPECT_EQ(pages, 8);
+    EXPECT_EQ(ids.size(), 300);
+  }
+}
+
+TEST_F(SearchBoundTest, PagesThroughADateRangeAboveTheBound) {
+  for (const auto sort :
+       {v1::SearchRequest::RELEVANCE, v1::SearchRequest::NEWEST}) {
+    // The last 100 postmortems.
+    v1::SearchRequest request;
+    request.set_query("outage");
+    request.set_sort(sort);
+    request.mutable_started_after()->set_seconds(UnixOf(2024, 1, 1) +
+                                                 int64_t{3600} * 200);
+    request.set_page_size(40);
+    std::vector<int> page_sizes;
+    do {
+      const v1::SearchResponse page = Run(request, 50);
+      page_sizes.push_back(page.hits_size());
+      request.set_page_token(page.next_page_token());
+      ASSERT_LT(page_sizes.size(), 10);
+    } while (!request.page_token().empty());
+    EXPECT_THAT(page_sizes, ElementsAre(40, 40, 20));
+  }
+}
+
+TEST_F(SearchBoundTest, ExactlyAPageOfMatchesHasNoNextPage) {
+  v1::SearchRequest request;
+  request.add_teams("team-3");
+  request.set_page_size(30);
+  v1::SearchResponse response = Run(request, 50);
+  EXPECT_EQ(response.hits_size(), 30);
+  EXPECT_EQ(response.total_matches(), 30);
+  EXPECT_FALSE(response.counts_estimated());
+  EXPECT_THAT(response.next_page_token(), IsEmpty());
+  request.set_page_size(29);
+  response = Run(request, 50);
+  EXPECT_FALSE(response.next_page_token().empty());
+}
+
+TEST_F(SearchBoundTest, DidYouMeanOnlyWhenTheQueryFoundLittle) {
+  v1::SearchRequest request;
+  request.set_query("diks");
+  v1::SearchResponse response = Run(request, 50);
+  EXPECT_EQ(response.total_matches(), 0);
+  EXPECT_EQ(response.did_you_mean(), "disk");
+  // The same misspelling beside a word that finds plenty: nothing offered.
+  request.set_query("outage diks");
+  response = Run(request, 50);
+  EXPECT_GE(response.total_matches(), 3);
+  EXPECT_THAT(response.did_you_mean(), IsEmpty());
+}
+
+TEST(FacetsTest, CountsScaleFromTheDocumentsSeenToEveryMatch) {
+  FacetCounter counter;
+  for (int i = 0; i < 10; ++i) {
+    v1::Postmortem postmortem;
+    postmortem.add_services("api");
+    if (i < 3) postmortem.add_services("db");
+    Xapian::Document document;
+    AddFacetValues(postmortem, document);
+    counter(document, 0);
+  }
+  EXPECT_EQ(counter.documents_shown(), 10);
+  EXPECT_FALSE(counter.sampled());
+  std::vector<v1::Facet> facets = counter.Facets(20, 10);
+  ASSERT_EQ(facets[0].counts_size(), 2);
+  EXPECT_EQ(facets[0].counts(0).count(), 10);
+  EXPECT_EQ(facets[0].counts(1).count(), 3);
+  // 10 of 45 matches seen: scaled by 4.5, rounded.
+  facets = counter.Facets(20, 45);
+  EXPECT_EQ(facets[0].counts(0).value(), "api");
+  EXPECT_EQ(facets[0].counts(0).count(), 45);
+  EXPECT_EQ(facets[0].counts(1).value(), "db");
+  EXPECT_EQ(facets[0].counts(1).count(), 14);
+  // Fewer matches than seen (not something Xapian reports): no scaling.
+  facets = counter.Facets(20, 5);
+  EXPECT_EQ(facets[0].counts(0).count(), 10);
+}
+
+TEST(FacetsTest, PastCountAllEveryStrideThDocumentStandsForStride) {
+  FacetCounter counter(/*count_all=*/4, /*stride=*/3);
+  for (int i = 0; i < 10; ++i) {
+    v1::Postmortem postmortem;
+    postmortem.add_services(i < 5 ? "old" : "new");
+    Xapian::Document document;
+    AddFacetValues(postmortem, document);
+    counter(document, 0);
+  }
+  EXPECT_EQ(counter.documents_shown(), 10);
+  EXPECT_TRUE(counter.sampled());
+  // Documents 1-4 count once; of 5-10, the 7th and the 10th count three
+  // times.
+  const std::vector<v1::Facet> facets = counter.Facets(20, 10);
+  ASSERT_EQ(facets[0].counts_size(), 2);
+  EXPECT_EQ(facets[0].counts(0).value(), "new");
+  EXPECT_EQ(facets[0].counts(0).count(), 6);
+  EXPECT_EQ(facets[0].counts(1).value(), "old");
+  EXPECT_EQ(facets[0].counts(1).count(), 4);
+}
+
 TEST_F(SearchTest, SnippetsMarkTheQueryWords) {
   v1::SearchResponse response = Run("certificate");
   ASSERT_EQ(response.hits_size(), 1);
