@@ -97,6 +97,8 @@ bool SetOption(const std::string& assignment, SimilarityOptions& options) {
     *i->second = static_cast<int>(value);
   } else if (parts[0] == "synonyms") {
     options.synonyms = value != 0;
+  } else if (parts[0] == "feedback_rescores_only") {
+    options.feedback_rescores_only = value != 0;
   } else if (parts[0] == "feedback_from_short_fields") {
     options.feedback_from_short_fields = value != 0;
   } else {

@@ -654,6 +654,38 @@ void FusePasses(const Xapian::MSet& first, const Xapian::MSet& expanded,
   }
 }
 
+// Matches exactly the given documents (ascending docids), weighing nothing:
+// a filter that lets the matcher skip from one to the next instead of
+// walking every posting list of the query it filters.
+class DocumentListSource final : public Xapian::PostingSource {
+ public:
+  explicit DocumentListSource(std::vector<Xapian::docid> docids)
+      : docids_(std::move(docids)) {}
+
+  Xapian::doccount get_termfreq_min() const override { return docids_.size(); }
+  Xapian::doccount get_termfreq_est() const override { return docids_.size(); }
+  Xapian::doccount get_termfreq_max() const override { return docids_.size(); }
+  void init(const Xapian::Database& /*db*/) override { at_ = kBefore; }
+  void next(double /*min_wt*/) override { at_ = at_ == kBefore ? 0 : at_ + 1; }
+  void skip_to(Xapian::docid did, double /*min_wt*/) override {
+    const size_t from = at_ == kBefore ? 0 : at_;
+    at_ = std::lower_bound(docids_.begin() + from, docids_.end(), did) -
+          docids_.begin();
+  }
+  bool at_end() const override {
+    return at_ != kBefore && at_ >= docids_.size();
+  }
+  Xapian::docid get_docid() const override { return docids_[at_]; }
+  std::string get_description() const override {
+    return absl::StrCat("DocumentListSource(", docids_.size(), " documents)");
+  }
+
+ private:
+  static constexpr size_t kBefore = static_cast<size_t>(-1);
+  const std::vector<Xapian::docid> docids_;
+  size_t at_ = kBefore;
+};
+
 // The documents the description's words find (with feedback, fused with the
 // first pass), text_weight set.
 void AddTextCandidates(const Xapian::Database& db, const Scope& scope,
@@ -675,7 +707,32 @@ void AddTextCandidates(const Xapian::Database& db, const Scope& scope,
       text = Xapian::Query(Xapian::Query::OP_OR, text,
                            Xapian::Query(Xapian::Query::OP_OR,
                                          expansion.begin(), expansion.end()));
-      enquire.set_query(scope.Apply(text));
+      Xapian::Query expanded = scope.Apply(text);
+      if (options.feedback_rescores_only) {
+        // The first pass's candidates, and the documents the expansion
+        // words alone find best: reports of the same failure that share
+        // none of the engineer's words (the point of the expansion).
+        Xapian::Enquire by_expansion(db);
+        by_expansion.set_weighting_scheme(
+            Xapian::BM25Weight(options.k1, 0, 1, options.b, 0.5));
+        by_expansion.set_query(scope.Apply(Xapian::Query(
+            Xapian::Query::OP_OR, expansion.begin(), expansion.end())));
+        const Xapian::MSet gap = by_expansion.get_mset(0, options.candidates);
+        std::vector<Xapian::docid> docids;
+        for (const Xapian::MSet* pass : {&first, &gap}) {
+          for (auto it = pass->begin(); it != pass->end(); ++it) {
+            docids.push_back(*it);
+          }
+        }
+        std::sort(docids.begin(), docids.end());
+        docids.erase(std::unique(docids.begin(), docids.end()), docids.end());
+        // The query owns the source once released.
+        expanded = Xapian::Query(
+            Xapian::Query::OP_FILTER, expanded,
+            Xapian::Query(
+                (new DocumentListSource(std::move(docids)))->release()));
+      }
+      enquire.set_query(expanded);
       mset = enquire.get_mset(0, options.candidates);
       if (options.feedback_fusion > 0) {
         FusePasses(first, mset, options.feedback_fusion, candidates);
