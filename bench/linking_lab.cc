@@ -34,6 +34,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/corpus/corpus_generator.h"
+#include "bench/similarity_options.h"
 #include "cli/progress.h"
 #include "deja/v1/postmortem.pb.h"
 #include "deja/v1/search_service.pb.h"
@@ -123,54 +124,6 @@ struct LabOptions {
   bool help = false;
 };
 
-// Sets field `name` of `options` from its text; the error names both.
-absl::Status SetOption(const std::string& name, const std::string& value,
-                       index::SimilarityOptions& options) {
-  const std::map<std::string, double*> doubles = {
-      {"k1", &options.k1},
-      {"b", &options.b},
-      {"log_word_weight", &options.log_word_weight},
-      {"service_word_weight", &options.service_word_weight},
-      {"proximity_weight", &options.proximity_weight},
-      {"title_summary_weight", &options.title_summary_weight},
-      {"coverage_mix", &options.coverage_mix},
-      {"feedback_weight", &options.feedback_weight},
-      {"feedback_fusion", &options.feedback_fusion},
-      {"signature_bonus", &options.signature_bonus},
-      {"service_bonus", &options.service_bonus},
-      {"seen_before_score", &options.seen_before_score},
-      {"related_score", &options.related_score},
-  };
-  const std::map<std::string, int*> ints = {
-      {"feedback_documents", &options.feedback_documents},
-      {"feedback_terms", &options.feedback_terms},
-      {"feedback_min_documents", &options.feedback_min_documents},
-      {"candidates", &options.candidates},
-      {"max_query_terms", &options.max_query_terms},
-  };
-  const std::map<std::string, bool*> bools = {
-      {"synonyms", &options.synonyms},
-      {"feedback_from_short_fields", &options.feedback_from_short_fields},
-  };
-  bool parsed = false;
-  if (auto d = doubles.find(name); d != doubles.end()) {
-    parsed = absl::SimpleAtod(value, d->second);
-  } else if (auto i = ints.find(name); i != ints.end()) {
-    parsed = absl::SimpleAtoi(value, i->second) && *i->second >= 0;
-  } else if (auto f = bools.find(name); f != bools.end()) {
-    parsed = absl::SimpleAtob(value, f->second);
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown SimilarityOptions field '", name,
-                     "' (see indexer/similarity.h)"));
-  }
-  if (!parsed) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad value '", value, "' for ", name));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::pair<std::string, std::string>> SplitAssignment(
     const std::string& flag, const std::string& text) {
   std::vector<std::string> parts =
@@ -182,7 +135,8 @@ absl::StatusOr<std::pair<std::string, std::string>> SplitAssignment(
   // Checked now, so that a typo fails before the index is built.
   index::SimilarityOptions scratch;
   for (absl::string_view value : absl::StrSplit(parts[1], ',')) {
-    absl::Status status = SetOption(parts[0], std::string(value), scratch);
+    absl::Status status =
+        SetSimilarityOption(parts[0], std::string(value), scratch);
     if (!status.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--", flag, ": ", status.message()));
@@ -603,7 +557,7 @@ absl::StatusOr<int> Lab(const LabOptions& lab) {
     std::vector<std::string> names;
     for (const auto& [name, value] : settings) {
       // Checked when parsed.
-      (void)SetOption(name, value, options);
+      (void)SetSimilarityOption(name, value, options);
       names.push_back(absl::StrCat(name, "=", value));
     }
     const std::string name = absl::StrJoin(names, " ");

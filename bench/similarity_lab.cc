@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/similarity_options.h"
 #include "deja/v1/postmortem.pb.h"
 #include "deja/v1/search_service.pb.h"
 #include "google/protobuf/struct.pb.h"
@@ -64,49 +65,6 @@ std::string JsonString(const std::string& text) {
   return out + "\"";
 }
 
-bool SetOption(const std::string& assignment, SimilarityOptions& options) {
-  const std::vector<std::string> parts =
-      absl::StrSplit(assignment, absl::MaxSplits('=', 1));
-  if (parts.size() != 2) return false;
-  double value = 0;
-  if (!absl::SimpleAtod(parts[1], &value)) return false;
-  const std::map<std::string, double*> doubles = {
-      {"k1", &options.k1},
-      {"b", &options.b},
-      {"log_word_weight", &options.log_word_weight},
-      {"service_word_weight", &options.service_word_weight},
-      {"proximity_weight", &options.proximity_weight},
-      {"feedback_weight", &options.feedback_weight},
-      {"feedback_fusion", &options.feedback_fusion},
-      {"title_summary_weight", &options.title_summary_weight},
-      {"coverage_mix", &options.coverage_mix},
-      {"signature_bonus", &options.signature_bonus},
-      {"service_bonus", &options.service_bonus},
-      {"seen_before_score", &options.seen_before_score},
-      {"related_score", &options.related_score},
-  };
-  const std::map<std::string, int*> ints = {
-      {"feedback_documents", &options.feedback_documents},
-      {"feedback_terms", &options.feedback_terms},
-      {"feedback_min_documents", &options.feedback_min_documents},
-      {"candidates", &options.candidates},
-  };
-  if (auto d = doubles.find(parts[0]); d != doubles.end()) {
-    *d->second = value;
-  } else if (auto i = ints.find(parts[0]); i != ints.end()) {
-    *i->second = static_cast<int>(value);
-  } else if (parts[0] == "synonyms") {
-    options.synonyms = value != 0;
-  } else if (parts[0] == "feedback_rescores_only") {
-    options.feedback_rescores_only = value != 0;
-  } else if (parts[0] == "feedback_from_short_fields") {
-    options.feedback_from_short_fields = value != 0;
-  } else {
-    return false;
-  }
-  return true;
-}
-
 int Main(int argc, char** argv) {
   std::string postmortems_path;
   std::string requests_path;
@@ -122,8 +80,15 @@ int Main(int argc, char** argv) {
     } else if (flag == "--out") {
       out_path = value;
     } else if (flag == "--set") {
-      if (!SetOption(value, options)) {
-        std::cerr << "unknown or malformed option: " << value << "\n";
+      const std::vector<std::string> parts =
+          absl::StrSplit(value, absl::MaxSplits('=', 1));
+      const absl::Status set =
+          parts.size() == 2
+              ? bench::SetSimilarityOption(parts[0], parts[1], options)
+              : absl::InvalidArgumentError(
+                    absl::StrCat("--set wants name=value, not ", value));
+      if (!set.ok()) {
+        std::cerr << "similarity_lab: " << set.message() << "\n";
         return 2;
       }
     } else {
