@@ -249,8 +249,7 @@ void BuildIndex(const std::string& path, const CorpusGenerator& generator) {
   // is then refused rather than half-used.
   db.set_metadata(kSizeKey, absl::StrCat(size));
   db.set_metadata(kSeedKey, absl::StrCat(generator.options().seed));
-  db.set_metadata(index::kSchemaVersionKey,
-                  absl::StrCat(index::kSchemaVersion));
+  db.set_metadata(index::kSchemaVersionKey, index::IndexFormatVersion());
   db.commit();
 }
 
@@ -284,10 +283,10 @@ absl::StatusOr<Xapian::Database> OpenIndex(const std::string& path,
           ": remove it or choose another --index"));
     }
     if (db.get_metadata(index::kSchemaVersionKey) !=
-        absl::StrCat(index::kSchemaVersion)) {
+        index::IndexFormatVersion()) {
       return absl::FailedPreconditionError(
           absl::StrCat("index ", path, " has another schema version than ",
-                       index::kSchemaVersion, ": remove it to rebuild"));
+                       index::IndexFormatVersion(), ": remove it to rebuild"));
     }
     if (!empty) {
       std::fprintf(stderr, "reusing the index of %s in %s\n",

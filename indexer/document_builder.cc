@@ -10,6 +10,7 @@
 #include "core/error_signature.h"
 #include "indexer/facets.h"
 #include "indexer/index_schema.h"
+#include "indexer/synonyms.h"
 
 namespace deja::index {
 namespace {
@@ -21,25 +22,35 @@ constexpr unsigned kMaxWordBytes = 64;
 constexpr size_t kMaxSummaryBytes = 600;
 constexpr char kEllipsis[] = "\xE2\x80\xA6";  // U+2026, 3 bytes
 
-// wdf increment per occurrence. Title and root causes say most about what
-// failed; the narrative repeats everything at length, so it counts least
-// (BM25 length normalisation already damps long documents, this keeps its
-// words from outvoting the structured fields within one document).
-struct FieldWeights {
-  int title = 3;
-  int summary = 2;
-  int impact = 2;
-  int detection = 2;
-  int timeline = 1;
-  int whys = 2;
-  int root_cause = 4;
-  int contributing = 2;
-  int resolution = 2;
-  int action_item = 1;
-  int owner = 1;
-  int lessons = 1;
-  int log = 2;
-  int narrative = 1;
+// The free-text fields, each with its wdf increment per occurrence. Title
+// and root causes say most about what failed; the narrative repeats
+// everything at length, so it counts least (BM25 length normalisation
+// already damps long documents, this keeps its words from outvoting the
+// structured fields within one document).
+struct Fields {
+  IndexedField title{kTitlePrefix, 3};
+  IndexedField summary{kSummaryPrefix, 2};
+  IndexedField impact{kImpactPrefix, 2};
+  IndexedField detection{kDetectionPrefix, 2};
+  IndexedField timeline{kTimelinePrefix, 1};
+  IndexedField whys{kWhysPrefix, 2};
+  IndexedField root_cause{kRootCausePrefix, 4};
+  IndexedField contributing{kContributingPrefix, 2};
+  IndexedField resolution{kResolutionPrefix, 2};
+  IndexedField action_item{kActionItemPrefix, 1};
+  IndexedField owner{kOwnerPrefix, 1};
+  IndexedField lessons{kLessonsPrefix, 1};
+  IndexedField log{kLogPrefix, 2};
+  IndexedField narrative{kNarrativePrefix, 1};
+  // Title and summary once more, each word once, not in the all-text terms
+  // (index_schema.h).
+  IndexedField headline{kHeadlinePrefix, 1, /*in_all_text=*/false};
+
+  std::vector<IndexedField> All() const {
+    return {title, summary,    impact,       detection,  timeline,
+            whys,  root_cause, contributing, resolution, action_item,
+            owner, lessons,    log,          narrative,  headline};
+  }
 };
 
 int64_t Seconds(const google::protobuf::Timestamp& t) { return t.seconds(); }
@@ -51,17 +62,17 @@ void AddBooleanTerm(Xapian::Document& document, absl::string_view prefix,
   document.add_boolean_term(term);
 }
 
-// Indexes `text` under `prefix` and unprefixed, each occurrence counting
-// `weight`.
+// Indexes `text` under the field's prefix and, when it is in all text,
+// unprefixed, each occurrence counting the field's weight.
 void IndexField(Xapian::TermGenerator& generator, const std::string& text,
-                int weight, const char* prefix) {
-  if (text.empty() || weight <= 0) return;
+                const IndexedField& field) {
+  if (text.empty() || field.weight <= 0) return;
   // STEM_SOME leaves capitalised words unstemmed ("Deployed" in a title);
   // lowercased text gives every word its stemmed Z term, so one query term
   // finds all its forms.
   const std::string lower = Xapian::Unicode::tolower(text);
-  generator.index_text(lower, weight, prefix);
-  generator.index_text(lower, weight);
+  generator.index_text(lower, field.weight, field.prefix);
+  if (field.in_all_text) generator.index_text(lower, field.weight);
   // Keeps phrases from matching across two fields' texts.
   generator.increase_termpos(100);
 }
@@ -98,6 +109,10 @@ bool IsOpen(v1::ActionItem::Status status) {
 }
 
 }  // namespace
+
+std::string IndexFormatVersion() {
+  return absl::StrFormat("%d-%016x", kSchemaVersion, SynonymTableFingerprint());
+}
 
 std::string IdTerm(const std::string& postmortem_id) {
   return absl::StrCat(kIdPrefix, postmortem_id);
@@ -171,7 +186,7 @@ int64_t VersionOf(const Xapian::Document& document) {
 
 Xapian::Document BuildDocument(const v1::Postmortem& postmortem,
                                Xapian::WritableDatabase* spelling_db) {
-  const FieldWeights weights;
+  static const Fields* const fields = new Fields;
   Xapian::Document document;
 
   const std::string id_term = IdTerm(postmortem.id());
@@ -216,49 +231,49 @@ Xapian::Document BuildDocument(const v1::Postmortem& postmortem,
     generator.set_flags(Xapian::TermGenerator::FLAG_SPELLING);
   }
 
-  IndexField(generator, postmortem.title(), weights.title, kTitlePrefix);
-  IndexField(generator, postmortem.summary(), weights.summary, kSummaryPrefix);
-  IndexField(generator, postmortem.impact().description(), weights.impact,
-             kImpactPrefix);
-  IndexField(generator, postmortem.detection().description(), weights.detection,
-             kDetectionPrefix);
+  IndexField(generator, postmortem.title(), fields->title);
+  IndexField(generator, postmortem.summary(), fields->summary);
+  IndexField(generator, postmortem.impact().description(), fields->impact);
+  IndexField(generator, postmortem.detection().description(),
+             fields->detection);
   for (const v1::TimelineEvent& event : postmortem.timeline()) {
-    IndexField(generator, event.description(), weights.timeline,
-               kTimelinePrefix);
+    IndexField(generator, event.description(), fields->timeline);
   }
   for (const v1::Why& why : postmortem.whys()) {
-    IndexField(generator, why.question(), weights.whys, kWhysPrefix);
-    IndexField(generator, why.answer(), weights.whys, kWhysPrefix);
+    IndexField(generator, why.question(), fields->whys);
+    IndexField(generator, why.answer(), fields->whys);
   }
   for (const v1::RootCause& cause : postmortem.root_causes()) {
-    IndexField(generator, cause.description(), weights.root_cause,
-               kRootCausePrefix);
+    IndexField(generator, cause.description(), fields->root_cause);
   }
   for (const std::string& factor : postmortem.contributing_factors()) {
-    IndexField(generator, factor, weights.contributing, kContributingPrefix);
+    IndexField(generator, factor, fields->contributing);
   }
-  IndexField(generator, postmortem.resolution(), weights.resolution,
-             kResolutionPrefix);
+  IndexField(generator, postmortem.resolution(), fields->resolution);
   for (const std::string& step : postmortem.mitigation_steps()) {
-    IndexField(generator, step, weights.resolution, kResolutionPrefix);
+    IndexField(generator, step, fields->resolution);
   }
   for (const v1::ActionItem& item : postmortem.action_items()) {
-    IndexField(generator, item.description(), weights.action_item,
-               kActionItemPrefix);
-    IndexField(generator, item.owner(), weights.owner, kOwnerPrefix);
+    IndexField(generator, item.description(), fields->action_item);
+    IndexField(generator, item.owner(), fields->owner);
   }
   const v1::LessonsLearned& lessons = postmortem.lessons();
   for (const auto* list :
        {&lessons.went_well(), &lessons.went_wrong(), &lessons.got_lucky()}) {
     for (const std::string& lesson : *list) {
-      IndexField(generator, lesson, weights.lessons, kLessonsPrefix);
+      IndexField(generator, lesson, fields->lessons);
     }
   }
   for (const std::string& line : postmortem.log_lines()) {
-    IndexField(generator, line, weights.log, kLogPrefix);
+    IndexField(generator, line, fields->log);
   }
-  IndexField(generator, postmortem.narrative(), weights.narrative,
-             kNarrativePrefix);
+  IndexField(generator, postmortem.narrative(), fields->narrative);
+  // Not spelling data again: the words were added above.
+  generator.set_flags(Xapian::TermGenerator::flags(0),
+                      Xapian::TermGenerator::flags(0));
+  IndexField(generator, postmortem.title(), fields->headline);
+  IndexField(generator, postmortem.summary(), fields->headline);
+  AddSynonymGroupTerms(fields->All(), document);
 
   if (postmortem.has_started_at()) {
     document.add_value(kStartedAtSlot,

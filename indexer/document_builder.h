@@ -33,6 +33,11 @@ void MarkOverdue(v1::IncidentSummary& summary, int64_t now_unix_seconds);
 // The version stored in a document's kVersionSlot (0 when absent).
 int64_t VersionOf(const Xapian::Document& document);
 
+// The format BuildDocument writes: kSchemaVersion and the synonym table's
+// fingerprint ("2-89ab…"), since the table shapes the group terms. An index
+// stored with another (kSchemaVersionKey) is rebuilt on start.
+std::string IndexFormatVersion();
+
 // "Q" + id.
 std::string IdTerm(const std::string& postmortem_id);
 

@@ -18,9 +18,10 @@
 
 namespace deja::index {
 
-// Stored in the index's metadata under kSchemaVersionKey; an index built
-// with another value is rebuilt on start.
-inline constexpr int kSchemaVersion = 1;
+// Part of IndexFormatVersion() (document_builder.h), stored in the index's
+// metadata under kSchemaVersionKey; an index built with another value is
+// rebuilt on start. 2: headline terms and synonym group terms.
+inline constexpr int kSchemaVersion = 2;
 inline constexpr char kSchemaVersionKey[] = "deja.schema_version";
 
 // Boolean filter terms (exact values, no positions, no weight).
@@ -51,6 +52,12 @@ inline constexpr char kOwnerPrefix[] = "XO";
 inline constexpr char kLessonsPrefix[] = "XL";
 inline constexpr char kLogPrefix[] = "XG";
 inline constexpr char kNarrativePrefix[] = "XN";
+// Title and summary together, each word once (wdf 1) and not in the
+// unprefixed terms: FindSimilar matches the short fields that state what
+// failed with one posting list per word.
+inline constexpr char kHeadlinePrefix[] = "XH";
+// Synonym groups (synonyms.h): "Z" + field prefix + "#" + key per field,
+// "Z#" + key over all text, wdf the sum of the group's forms.
 
 // Value slots.
 inline constexpr unsigned kStartedAtSlot = 0;  // sortable_serialise(unix s)

@@ -583,7 +583,7 @@ class XapianIndexSync final : public IndexSync {
         auto db = std::make_unique<Xapian::WritableDatabase>(*current,
                                                              Xapian::DB_OPEN);
         const std::string schema = db->get_metadata(index::kSchemaVersionKey);
-        if (schema == absl::StrCat(index::kSchemaVersion)) {
+        if (schema == index::IndexFormatVersion()) {
           int64_t built_at = 0;
           // A damaged timestamp is not worth a rebuild: "never" is shown.
           if (!absl::SimpleAtoi(db->get_metadata(kBuiltAtKey), &built_at)) {
@@ -599,7 +599,7 @@ class XapianIndexSync final : public IndexSync {
         reason = absl::StrCat("index ", *current, " has schema version ",
                               schema.empty() ? "(none)" : schema,
                               " and this indexer writes version ",
-                              index::kSchemaVersion);
+                              index::IndexFormatVersion());
         db->close();
       } catch (const Xapian::DatabaseLockError& e) {
         // Not ours (we hold writer.lock): rebuilding would not help.
@@ -699,7 +699,7 @@ class XapianIndexSync final : public IndexSync {
       if (status.ok()) {
         index::InstallSynonyms(*fresh);
         fresh->set_metadata(index::kSchemaVersionKey,
-                            absl::StrCat(index::kSchemaVersion));
+                            index::IndexFormatVersion());
         fresh->set_metadata(kBuiltAtKey, absl::StrCat(built_at));
         fresh->commit();
       }

@@ -42,12 +42,14 @@ struct SimilarityOptions {
   // Pseudo-relevance feedback after RM3: the best `feedback_documents`
   // results of the first pass, trusted by their scores, give up to
   // `feedback_terms` expansion terms (each held by at least
-  // `feedback_min_documents` of them) that together weigh `feedback_weight`
-  // of the description; 0 documents turns it off.
+  // `feedback_min_documents` of them, and by at most `feedback_max_share`
+  // of the index or 50 documents) that together weigh `feedback_weight` of the
+  // description; 0 documents turns it off.
   int feedback_documents = 10;
   int feedback_terms = 30;
   int feedback_min_documents = 2;
   double feedback_weight = 0.3;
+  double feedback_max_share = 0.1;
   // The feedback documents vote with the words of their title, summary and
   // root causes only; false: with all their text.
   bool feedback_from_short_fields = true;
@@ -65,6 +67,12 @@ struct SimilarityOptions {
   double service_bonus = 0.1;
   // Candidates considered before the final ranking.
   int candidates = 100;
+  // Words held by more than this share of the documents find no candidates
+  // (the others do) but score the ones found; 1 turns it off. Classic BM25
+  // gives them no weight at all (idf log((N - n + 0.5) / (n + 0.5)) <= 0);
+  // walking their posting lists was half of a query's work at 100,000
+  // postmortems.
+  double common_word_share = 0.5;
   // The description's strongest terms (saturated weight times idf) that the
   // query and the reasons use; bounds the work of a long description.
   int max_query_terms = 256;

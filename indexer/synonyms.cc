@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -168,23 +171,146 @@ std::vector<SynonymSpan> FindSynonymSpans(
   return spans;
 }
 
-Xapian::Query SynonymQuery(size_t group, const std::string& prefix,
-                           const Xapian::Stem& stemmer) {
-  std::vector<Xapian::Query> forms;
-  for (const std::string& member : SynonymGroups().at(group)) {
-    std::vector<std::string> words = absl::StrSplit(member, ' ');
-    if (words.size() == 1) {
-      forms.emplace_back(absl::StrCat("Z", prefix, stemmer(words[0])));
+std::string SynonymGroupTerm(size_t group, absl::string_view prefix) {
+  std::string key = SynonymGroups().at(group).front();
+  std::replace(key.begin(), key.end(), ' ', '_');
+  return absl::StrCat("Z", prefix, "#", key);
+}
+
+namespace {
+
+// The table as the index reads it: single entries by their stem, phrases by
+// their words.
+struct GroupForms {
+  // Stem -> the groups with a single-word entry of that stem.
+  std::unordered_map<std::string, std::vector<size_t>> groups_of_stem;
+  struct Phrase {
+    std::vector<int> words;  // ids into phrase_words
+    size_t group;
+  };
+  std::vector<Phrase> phrases;
+  // The words of any phrase -> their ids.
+  std::unordered_map<std::string, int> phrase_words;
+};
+
+const GroupForms& Forms() {
+  static const auto* const forms = [] {
+    auto* out = new GroupForms;
+    const Xapian::Stem stemmer("english");
+    const auto& groups = SynonymGroups();
+    for (size_t g = 0; g < groups.size(); ++g) {
+      for (const std::string& member : groups[g]) {
+        const std::vector<std::string> words = absl::StrSplit(member, ' ');
+        if (words.size() == 1) {
+          std::vector<size_t>& of_stem = out->groups_of_stem[stemmer(member)];
+          if (std::find(of_stem.begin(), of_stem.end(), g) == of_stem.end()) {
+            of_stem.push_back(g);
+          }
+          continue;
+        }
+        GroupForms::Phrase phrase{{}, g};
+        for (const std::string& word : words) {
+          phrase.words.push_back(
+              out->phrase_words.emplace(word, out->phrase_words.size())
+                  .first->second);
+        }
+        out->phrases.push_back(std::move(phrase));
+      }
+    }
+    return out;
+  }();
+  return *forms;
+}
+
+// The uppercase field prefix a term starts with ("XS" of "XSdisk"), after
+// `skip` leading characters.
+absl::string_view PrefixOf(absl::string_view term, size_t skip) {
+  size_t end = skip;
+  while (end < term.size() &&
+         absl::ascii_isupper(static_cast<unsigned char>(term[end]))) {
+    ++end;
+  }
+  return term.substr(skip, end - skip);
+}
+
+}  // namespace
+
+void AddSynonymGroupTerms(const std::vector<IndexedField>& fields,
+                          Xapian::Document& document) {
+  const GroupForms& forms = Forms();
+  std::unordered_map<std::string, size_t> field_of_prefix;
+  for (size_t f = 0; f < fields.size(); ++f) {
+    if (!fields[f].prefix.empty()) field_of_prefix[fields[f].prefix] = f;
+  }
+  // (field, group) -> wdf, and field -> position -> phrase word id.
+  std::map<std::pair<size_t, size_t>, Xapian::termcount> wdf;
+  std::vector<std::unordered_map<Xapian::termpos, int>> phrase_word_at(
+      fields.size());
+  for (auto term = document.termlist_begin(); term != document.termlist_end();
+       ++term) {
+    const std::string& name = *term;
+    const bool stemmed = !name.empty() && name[0] == 'Z';
+    const absl::string_view prefix = PrefixOf(name, stemmed ? 1 : 0);
+    const auto field = field_of_prefix.find(std::string(prefix));
+    if (field == field_of_prefix.end()) continue;
+    const std::string word = name.substr((stemmed ? 1 : 0) + prefix.size());
+    if (stemmed) {
+      const auto groups = forms.groups_of_stem.find(word);
+      if (groups == forms.groups_of_stem.end()) continue;
+      for (size_t group : groups->second) {
+        wdf[{field->second, group}] += term.get_wdf();
+      }
       continue;
     }
-    std::vector<Xapian::Query> terms;
-    for (const std::string& word : words) {
-      terms.emplace_back(absl::StrCat(prefix, word));
+    const auto id = forms.phrase_words.find(word);
+    if (id == forms.phrase_words.end()) continue;
+    for (auto pos = term.positionlist_begin(); pos != term.positionlist_end();
+         ++pos) {
+      phrase_word_at[field->second][*pos] = id->second;
     }
-    forms.emplace_back(Xapian::Query::OP_PHRASE, terms.begin(), terms.end(),
-                       static_cast<Xapian::termcount>(terms.size()));
   }
-  return Xapian::Query(Xapian::Query::OP_SYNONYM, forms.begin(), forms.end());
+  for (size_t f = 0; f < fields.size(); ++f) {
+    const auto& at = phrase_word_at[f];
+    if (at.empty()) continue;
+    for (const GroupForms::Phrase& phrase : forms.phrases) {
+      for (const auto& [pos, id] : at) {
+        if (id != phrase.words[0]) continue;
+        bool whole = true;
+        for (size_t i = 1; i < phrase.words.size() && whole; ++i) {
+          const auto next = at.find(pos + static_cast<Xapian::termpos>(i));
+          whole = next != at.end() && next->second == phrase.words[i];
+        }
+        if (whole) wdf[{f, phrase.group}] += fields[f].weight;
+      }
+    }
+  }
+  std::map<size_t, Xapian::termcount> all_text;
+  for (const auto& [field_group, count] : wdf) {
+    const auto& [f, group] = field_group;
+    document.add_term(SynonymGroupTerm(group, fields[f].prefix), count);
+    if (fields[f].in_all_text) all_text[group] += count;
+  }
+  for (const auto& [group, count] : all_text) {
+    document.add_term(SynonymGroupTerm(group, ""), count);
+  }
+}
+
+uint64_t SynonymTableFingerprint() {
+  uint64_t hash = 14695981039346656037ull;
+  const auto mix = [&hash](absl::string_view bytes) {
+    for (unsigned char c : bytes) {
+      hash ^= c;
+      hash *= 1099511628211ull;
+    }
+  };
+  for (const std::vector<std::string>& group : SynonymGroups()) {
+    for (const std::string& member : group) {
+      mix(member);
+      mix(absl::string_view("\0", 1));
+    }
+    mix("\n");
+  }
+  return hash;
 }
 
 }  // namespace deja::index

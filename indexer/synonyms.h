@@ -2,13 +2,17 @@
 #define DEJA_INDEXER_SYNONYMS_H_
 
 // Operations jargon that names one thing several ways ("oom", "out of
-// memory", "oomkilled"), applied at query time: a query word or phrase found
-// in the table becomes an OP_SYNONYM of every way of writing it, so the index
-// needs no rebuild when the table grows. Pure and thread-safe.
+// memory", "oomkilled"). The index holds each group as one term per field,
+// counting every form of it written there, so that FindSimilar matches a
+// group with one posting list instead of a synonym query of words and
+// phrases (which read positions). The table is part of the index format:
+// IndexFormatVersion() changes with it, and an index built with another
+// table is rebuilt on start. Pure and thread-safe.
 
 #include <xapian.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -37,12 +41,31 @@ struct SynonymSpan {
 std::vector<SynonymSpan> FindSynonymSpans(
     const std::vector<std::string>& words);
 
-// One query for every way of writing group `group`: single words as their
-// stemmed "Z" + prefix term and unstemmed term, phrases as OP_PHRASE of
-// unstemmed `prefix` terms; joined with OP_SYNONYM so that the group counts
-// as one term.
-Xapian::Query SynonymQuery(size_t group, const std::string& prefix,
-                           const Xapian::Stem& stemmer);
+// The term of group `group` in the field with `prefix` ("" for all text):
+// "Z" + prefix + "#" + the group's first entry, spaces as '_' ("Z#oom",
+// "ZS#disk_full"). No stem starts with '#'.
+std::string SynonymGroupTerm(size_t group, absl::string_view prefix);
+
+// A free-text field as the document builder indexes it.
+struct IndexedField {
+  std::string prefix;
+  // wdf per occurrence of a word.
+  int weight = 1;
+  // Also indexed without a prefix (the all-text terms).
+  bool in_all_text = true;
+};
+
+// Adds the group terms of `document`, whose free text is indexed already
+// ("Z" + prefix + stem, and prefix + word with positions, for each of
+// `fields`): for each field and group, the summed wdf of the group's single
+// words (by stem) plus the field's weight for each occurrence of one of its
+// phrases; the all-text term sums the fields that are in all text.
+void AddSynonymGroupTerms(const std::vector<IndexedField>& fields,
+                          Xapian::Document& document);
+
+// A fingerprint of the table (FNV-1a of its entries), part of the index
+// format.
+uint64_t SynonymTableFingerprint();
 
 }  // namespace deja::index
 

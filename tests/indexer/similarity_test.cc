@@ -443,5 +443,82 @@ TEST_F(SimilarityTest, EmptyIndexAnswersNew) {
   EXPECT_TRUE(response->incidents().empty());
 }
 
+// Words held by more than half of the documents find no candidates, but
+// they still score the ones the other words find.
+TEST_F(SimilarityTest, CommonWordsStillScoreTheCandidates) {
+  // 21 of the 27 documents hold "degraded".
+  for (int i = 0; i < 20; ++i) {
+    Add(absl::StrCat("id: \"filler-", i,
+                     "\" title: \"Degraded dashboards\" "
+                     "summary: \"Everything degraded, nothing failed.\""),
+        UnixOf(2024, 1, 1));
+  }
+  Add(R"pb(
+        id: "zebra-once"
+        title: "Zebra gateway stalled"
+        summary: "The zebra gateway stalled under load."
+      )pb",
+      UnixOf(2024, 2, 1));
+  Add(R"pb(
+        id: "zebra-degraded"
+        title: "Zebra gateway degraded"
+        summary: "The zebra gateway degraded, degraded, degraded under load."
+      )pb",
+      UnixOf(2024, 2, 1));
+  db_.commit();
+  v1::FindSimilarRequest request;
+  request.set_symptoms("zebra gateway degraded");
+  const std::vector<std::string> ids = Ids(Find(request));
+  ASSERT_GE(ids.size(), 2u);
+  EXPECT_EQ(ids[0], "zebra-degraded");
+  EXPECT_EQ(ids[1], "zebra-once");
+
+  // Only common words: they are the search.
+  request.set_symptoms("degraded");
+  EXPECT_THAT(Ids(Find(request)), Contains("filler-0"));
+}
+
+// An expansion word held by more than feedback_max_share of the index (and
+// by more than 50 documents) names no particular failure: it is not used.
+TEST_F(SimilarityTest, FeedbackLeavesOutWordsThatManyReportsHold) {
+  Add(R"pb(
+        id: "tls-a"
+        title: "Quokka handshake failures after the edge rotation"
+        summary: "Clients failed the quokka handshake at the edge."
+      )pb",
+      UnixOf(2024, 3, 1));
+  Add(R"pb(
+        id: "tls-b"
+        title: "Quokka handshake failures at the edge again"
+        summary: "The edge broke the quokka handshake once more."
+      )pb",
+      UnixOf(2024, 4, 1));
+  // 80 reports hold "edge" (and nothing the request says).
+  for (int i = 0; i < 80; ++i) {
+    Add(absl::StrCat("id: \"edge-", i,
+                     "\" title: \"Edge cache warming\" "
+                     "summary: \"The edge cache was warmed by hand.\""),
+        UnixOf(2024, 1, 1));
+  }
+  db_.commit();
+  v1::FindSimilarRequest request;
+  request.set_symptoms("quokka handshake failures");
+  const auto edge_reports = [](const v1::FindSimilarResponse& response) {
+    int count = 0;
+    for (const std::string& id : Ids(response)) {
+      count += id.rfind("edge-", 0) == 0 ? 1 : 0;
+    }
+    return count;
+  };
+  EXPECT_EQ(edge_reports(Find(request)), 0);
+
+  SimilarityOptions every_word;
+  every_word.feedback_max_share = 1;
+  const absl::StatusOr<v1::FindSimilarResponse> expanded =
+      RunFindSimilar(db_, request, UnixOf(2025, 1, 1), every_word);
+  ASSERT_TRUE(expanded.ok()) << expanded.status();
+  EXPECT_GT(edge_reports(*expanded), 0);
+}
+
 }  // namespace
 }  // namespace deja::index

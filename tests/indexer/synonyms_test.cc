@@ -58,8 +58,8 @@ TEST(SynonymsTest, FindsLongestSpans) {
   EXPECT_THAT(SynonymGroups()[spans[1].group], Contains("lb"));
 }
 
-// The expansion finds documents that use another form of the same thing.
-TEST(SynonymsTest, ExpansionMatchesOtherForms) {
+// The group term finds documents that use another form of the same thing.
+TEST(SynonymsTest, GroupTermMatchesEveryForm) {
   Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
   auto add = [&db](const std::string& id, const std::string& title) {
     v1::Postmortem postmortem;
@@ -70,24 +70,79 @@ TEST(SynonymsTest, ExpansionMatchesOtherForms) {
   add("a", "Workers were OOMKilled during the batch");
   add("b", "The JVM ran out of memory");
   add("c", "Disk latency on the storage nodes");
+  add("d", "Out of disk; memory was fine");
   db.commit();
 
   const std::vector<SynonymSpan> spans = FindSynonymSpans({"oom"});
   ASSERT_EQ(spans.size(), 1u);
-  Xapian::Enquire enquire(db);
-  enquire.set_query(SynonymQuery(spans[0].group, "", Xapian::Stem("english")));
-  std::set<std::string> found;
-  const Xapian::MSet mset = enquire.get_mset(0, 10);
-  for (auto it = mset.begin(); it != mset.end(); ++it) {
-    v1::IncidentSummary summary;
-    ASSERT_TRUE(summary.ParseFromString(it.get_document().get_data()));
-    found.insert(summary.id());
-  }
-  EXPECT_EQ(found, (std::set<std::string>{"a", "b"}));
+  auto found = [&db](const std::string& term) {
+    Xapian::Enquire enquire(db);
+    enquire.set_query(Xapian::Query(term));
+    std::set<std::string> ids;
+    const Xapian::MSet mset = enquire.get_mset(0, 10);
+    for (auto it = mset.begin(); it != mset.end(); ++it) {
+      v1::IncidentSummary summary;
+      EXPECT_TRUE(summary.ParseFromString(it.get_document().get_data()));
+      ids.insert(summary.id());
+    }
+    return ids;
+  };
+  EXPECT_EQ(SynonymGroupTerm(spans[0].group, ""), "Z#oom");
+  EXPECT_EQ(found("Z#oom"), (std::set<std::string>{"a", "b"}));
+  // The title's own group term, and the headline's.
+  EXPECT_EQ(found(SynonymGroupTerm(spans[0].group, "S")),
+            (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(found(SynonymGroupTerm(spans[0].group, "XH")),
+            (std::set<std::string>{"a", "b"}));
+  EXPECT_THAT(found(SynonymGroupTerm(spans[0].group, "XS")), IsEmpty());
+}
 
-  // The title prefix form only looks at titles, and still expands.
-  enquire.set_query(SynonymQuery(spans[0].group, "S", Xapian::Stem("english")));
-  EXPECT_EQ(enquire.get_mset(0, 10).size(), 2u);
+// A group term's wdf sums its forms: single words by stem (each counting
+// its own wdf), phrases by their positions, each occurrence the field's
+// weight; the all-text term sums the fields that are in all text.
+TEST(SynonymsTest, GroupTermWdfCountsEachForm) {
+  Xapian::Document document;
+  Xapian::TermGenerator generator;
+  generator.set_document(document);
+  generator.set_stemmer(Xapian::Stem("english"));
+  generator.index_text("deployments broke; we deployed a rollout again", 2,
+                       "S");
+  generator.increase_termpos(100);
+  generator.index_text("the rollout was rolled out twice", 1, "XN");
+  generator.increase_termpos(100);
+  generator.index_text("rolled", 5, "XC");
+  generator.increase_termpos(100);
+  generator.index_text("out", 5, "XC");
+  generator.increase_termpos(100);
+  generator.index_text("rolled out", 1, "XH");
+  AddSynonymGroupTerms({{"S", 2}, {"XN", 1}, {"XC", 5}, {"XH", 1, false}},
+                       document);
+  const std::vector<SynonymSpan> spans = FindSynonymSpans({"deploy"});
+  ASSERT_EQ(spans.size(), 1u);
+  auto wdf = [&document](const std::string& term) -> Xapian::termcount {
+    Xapian::TermIterator it = document.termlist_begin();
+    it.skip_to(term);
+    return it != document.termlist_end() && *it == term ? it.get_wdf() : 0;
+  };
+  // "deployments" and "deployed" (stem deploy), "rollout": 3 words x 2.
+  EXPECT_EQ(wdf(SynonymGroupTerm(spans[0].group, "S")), 6u);
+  // "rollout" and the phrase "rolled out".
+  EXPECT_EQ(wdf(SynonymGroupTerm(spans[0].group, "XN")), 2u);
+  // "rolled" and "out" in two entries of the field are not the phrase.
+  EXPECT_EQ(wdf(SynonymGroupTerm(spans[0].group, "XC")), 0u);
+  EXPECT_EQ(wdf(SynonymGroupTerm(spans[0].group, "XH")), 1u);
+  EXPECT_EQ(wdf(SynonymGroupTerm(spans[0].group, "")), 8u);
+}
+
+TEST(SynonymsTest, GroupKeysAreDistinctAndTheFingerprintFollowsTheTable) {
+  std::set<std::string> terms;
+  for (size_t g = 0; g < SynonymGroups().size(); ++g) {
+    const std::string term = SynonymGroupTerm(g, "");
+    EXPECT_TRUE(terms.insert(term).second) << term;
+    EXPECT_LE(term.size() + 5, 245u);
+  }
+  EXPECT_EQ(SynonymTableFingerprint(), SynonymTableFingerprint());
+  EXPECT_NE(SynonymTableFingerprint(), 0u);
 }
 
 }  // namespace
