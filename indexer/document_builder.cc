@@ -42,8 +42,8 @@ struct Fields {
   IndexedField lessons{kLessonsPrefix, 1};
   IndexedField log{kLogPrefix, 2};
   IndexedField narrative{kNarrativePrefix, 1};
-  // Title and summary once more, each word once, not in the all-text terms
-  // (index_schema.h).
+  // Title and summary once more, each occurrence counting 1, not in the
+  // all-text terms (index_schema.h).
   IndexedField headline{kHeadlinePrefix, 1, /*in_all_text=*/false};
 
   std::vector<IndexedField> All() const {

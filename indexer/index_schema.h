@@ -52,7 +52,7 @@ inline constexpr char kOwnerPrefix[] = "XO";
 inline constexpr char kLessonsPrefix[] = "XL";
 inline constexpr char kLogPrefix[] = "XG";
 inline constexpr char kNarrativePrefix[] = "XN";
-// Title and summary together, each word once (wdf 1) and not in the
+// Title and summary together, each occurrence counting 1 and not in the
 // unprefixed terms: FindSimilar matches the short fields that state what
 // failed with one posting list per word.
 inline constexpr char kHeadlinePrefix[] = "XH";

@@ -590,7 +590,8 @@ class XapianIndexSync final : public IndexSync {
             built_at = 0;
           }
           const int64_t documents = db->get_doccount();
-          // The table may have grown since the index was built.
+          // For the Search query parser (the format already says the table
+          // is the same one).
           index::InstallSynonyms(*db);
           db->commit();
           AdoptLocked(std::move(db), *current, documents, built_at);

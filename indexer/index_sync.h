@@ -11,8 +11,8 @@
 // Open() takes the index's write lock: a second writer on the same index_dir
 // waits up to options.lock_wait, then fails with FAILED_PRECONDITION naming
 // the directory. It rebuilds from the feed when there is no index yet, when
-// the index cannot be opened (corrupt) or when it was built with another
-// kSchemaVersion.
+// the index cannot be opened (corrupt) or when it was built in another format
+// (IndexFormatVersion(): the schema version and the synonym table).
 //
 // Thread-safe. Runs its loop on its own thread between Start() and Stop();
 // RunOnce() and Rebuild() may be called at any time (they take turns with

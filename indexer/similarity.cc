@@ -324,9 +324,15 @@ double Idf(double n, double docs) {
   return std::log(1.0 + (docs - n + 0.5) / (n + 0.5));
 }
 
-// The index term of `term` in the field with `prefix` ("" for all text).
+// The index term of `term` in the field with `prefix` ("" for all text):
+// the stemmed one, or as written for a word Xapian does not stem (one that
+// starts with a digit: "404").
 std::string TermOf(const QueryTerm& term, absl::string_view prefix) {
   if (term.group) return SynonymGroupTerm(*term.group, prefix);
+  if (!term.stem.empty() &&
+      absl::ascii_isdigit(static_cast<unsigned char>(term.stem[0]))) {
+    return absl::StrCat(prefix, term.stem);
+  }
   return absl::StrCat("Z", prefix, term.stem);
 }
 
@@ -351,7 +357,7 @@ void Weigh(const Xapian::Database& db, Description& description) {
 }
 
 // Bounds the work of a long description (16 KiB of symptoms and 64 KiB of
-// log lines hold thousands of distinct words, each ~3 subqueries and a check
+// log lines hold thousands of distinct words, each ~2 subqueries and a check
 // per candidate and field): keeps the `max_terms` strongest terms that some
 // document holds. A term no document holds matches nothing; past the
 // strongest few hundred, the rest cannot change a ranking meaningfully. Both
@@ -685,7 +691,11 @@ Xapian::MSet FirstPass(Xapian::Enquire& enquire, const Scope& scope,
   // recall@10 of the generated families 0.412, against 0.414 with all words
   // and 0.407 with as many).
   const Xapian::MSet found = enquire.get_mset(0, 4 * options.candidates);
-  enquire.set_query(Within(scope.Apply(text), {&found}));
+  // Too few: the common words' matches may fill the rest, as before.
+  enquire.set_query(found.size() <
+                            static_cast<Xapian::doccount>(options.candidates)
+                        ? scope.Apply(text)
+                        : Within(scope.Apply(text), {&found}));
   return enquire.get_mset(0, options.candidates);
 }
 

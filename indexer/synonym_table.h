@@ -4,7 +4,7 @@
 // The jargon table of synonyms.h, stored in the index for Search: the
 // QueryParser's FLAG_AUTO_SYNONYMS and FLAG_AUTO_MULTIWORD_SYNONYMS read the
 // database's synonym table, so "oom" in a people's query also finds
-// "oomkilled". FindSimilar expands at query time instead (synonyms.h).
+// "oomkilled". FindSimilar reads the groups' own terms instead (synonyms.h).
 
 #include <xapian.h>
 

@@ -15,8 +15,8 @@ namespace deja::index {
 namespace {
 
 // Words as Xapian's TermGenerator splits them ("single sign-on" is three
-// words, "x.509" is "x.509"), lowercase. General operations vocabulary only:
-// an entry belongs here when engineers use the forms interchangeably.
+// words, "x.509" is "x" and "509"), lowercase. General operations vocabulary
+// only: an entry belongs here when engineers use the forms interchangeably.
 std::vector<std::vector<std::string>> MakeGroups() {
   return {
       {"oom", "oomkilled", "oom killer", "out of memory", "outofmemoryerror"},
@@ -184,6 +184,9 @@ namespace {
 struct GroupForms {
   // Stem -> the groups with a single-word entry of that stem.
   std::unordered_map<std::string, std::vector<size_t>> groups_of_stem;
+  // The single-word entries the index has no stem for (those that do not
+  // start with a letter: "503", "2fa") -> their groups, matched as written.
+  std::unordered_map<std::string, std::vector<size_t>> groups_of_word;
   struct Phrase {
     std::vector<int> words;  // ids into phrase_words
     size_t group;
@@ -192,6 +195,13 @@ struct GroupForms {
   // The words of any phrase -> their ids.
   std::unordered_map<std::string, int> phrase_words;
 };
+
+// Whether the index holds a stemmed ("Z") term for `word`: Xapian stems
+// only words that start with a letter.
+bool HasStem(absl::string_view word) {
+  return !word.empty() &&
+         !absl::ascii_isdigit(static_cast<unsigned char>(word[0]));
+}
 
 const GroupForms& Forms() {
   static const auto* const forms = [] {
@@ -202,9 +212,11 @@ const GroupForms& Forms() {
       for (const std::string& member : groups[g]) {
         const std::vector<std::string> words = absl::StrSplit(member, ' ');
         if (words.size() == 1) {
-          std::vector<size_t>& of_stem = out->groups_of_stem[stemmer(member)];
-          if (std::find(of_stem.begin(), of_stem.end(), g) == of_stem.end()) {
-            of_stem.push_back(g);
+          std::vector<size_t>& of_form =
+              HasStem(member) ? out->groups_of_stem[stemmer(member)]
+                              : out->groups_of_word[member];
+          if (std::find(of_form.begin(), of_form.end(), g) == of_form.end()) {
+            of_form.push_back(g);
           }
           continue;
         }
@@ -261,6 +273,12 @@ void AddSynonymGroupTerms(const std::vector<IndexedField>& fields,
         wdf[{field->second, group}] += term.get_wdf();
       }
       continue;
+    }
+    if (const auto groups = forms.groups_of_word.find(word);
+        groups != forms.groups_of_word.end()) {
+      for (size_t group : groups->second) {
+        wdf[{field->second, group}] += term.get_wdf();
+      }
     }
     const auto id = forms.phrase_words.find(word);
     if (id == forms.phrase_words.end()) continue;

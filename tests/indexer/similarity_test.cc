@@ -520,5 +520,20 @@ TEST_F(SimilarityTest, FeedbackLeavesOutWordsThatManyReportsHold) {
   EXPECT_GT(edge_reports(*expanded), 0);
 }
 
+// A word that starts with a digit has no stemmed term: it is looked up as
+// written.
+TEST_F(SimilarityTest, WordsStartingWithADigitAreMatchedAsWritten) {
+  Add(R"pb(
+        id: "cart-404"
+        title: "Cart pages answered 404 after the router change"
+      )pb",
+      UnixOf(2024, 5, 1));
+  db_.commit();
+  v1::FindSimilarRequest request;
+  request.set_symptoms("404");
+  const v1::FindSimilarResponse response = Find(request);
+  EXPECT_THAT(Ids(response), Contains("cart-404"));
+}
+
 }  // namespace
 }  // namespace deja::index

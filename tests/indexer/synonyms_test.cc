@@ -97,6 +97,22 @@ TEST(SynonymsTest, GroupTermMatchesEveryForm) {
   EXPECT_THAT(found(SynonymGroupTerm(spans[0].group, "XS")), IsEmpty());
 }
 
+// Xapian stems no word that starts with a digit: such entries ("503",
+// "2fa") count as written.
+TEST(SynonymsTest, EntriesStartingWithADigitCountAsWritten) {
+  v1::Postmortem postmortem;
+  postmortem.set_id("edge");
+  postmortem.set_title("The edge answered 503 to every request");
+  const Xapian::Document document = BuildDocument(postmortem);
+  const std::vector<SynonymSpan> spans = FindSynonymSpans({"5xx"});
+  ASSERT_EQ(spans.size(), 1u);
+  std::set<std::string> terms(document.termlist_begin(),
+                              document.termlist_end());
+  EXPECT_TRUE(terms.count(SynonymGroupTerm(spans[0].group, "")));
+  EXPECT_TRUE(terms.count(SynonymGroupTerm(spans[0].group, "S")));
+  EXPECT_FALSE(terms.count("Z503"));
+}
+
 // A group term's wdf sums its forms: single words by stem (each counting
 // its own wdf), phrases by their positions, each occurrence the field's
 // weight; the all-text term sums the fields that are in all text.
