@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -182,10 +183,14 @@ namespace {
 // The table as the index reads it: single entries by their stem, phrases by
 // their words.
 struct GroupForms {
-  // Stem -> the groups with a single-word entry of that stem.
+  // Stem -> the groups with a single-word entry that is its own stem
+  // ("deploy", "timeout"): every word of that stem is the entry.
   std::unordered_map<std::string, std::vector<size_t>> groups_of_stem;
-  // The single-word entries the index has no stem for (those that do not
-  // start with a letter: "503", "2fa") -> their groups, matched as written.
+  // Written word -> the groups of the other single-word entries, matched as
+  // written or in their plural. Their stems may be other words' too
+  // ("resolver" and "resolved" are both "resolv", "container" and
+  // "contained" "contain"), and the index has no stem at all for a word
+  // that starts with a digit ("503", "2fa").
   std::unordered_map<std::string, std::vector<size_t>> groups_of_word;
   struct Phrase {
     std::vector<int> words;  // ids into phrase_words
@@ -203,20 +208,42 @@ bool HasStem(absl::string_view word) {
          !absl::ascii_isdigit(static_cast<unsigned char>(word[0]));
 }
 
+// `word` and its regular English plurals.
+std::vector<std::string> WrittenForms(const std::string& word) {
+  std::vector<std::string> forms = {word, word + "s", word + "es"};
+  if (word.size() > 1 && word.back() == 'y') {
+    forms.push_back(word.substr(0, word.size() - 1) + "ies");
+  }
+  return forms;
+}
+
 const GroupForms& Forms() {
   static const auto* const forms = [] {
     auto* out = new GroupForms;
     const Xapian::Stem stemmer("english");
     const auto& groups = SynonymGroups();
+    const auto add = [](std::vector<size_t>& groups_of, size_t g) {
+      if (std::find(groups_of.begin(), groups_of.end(), g) == groups_of.end()) {
+        groups_of.push_back(g);
+      }
+    };
     for (size_t g = 0; g < groups.size(); ++g) {
+      // The group's entries that are their own stem: they already match
+      // every word of it ("deployment" through "deploy").
+      std::set<std::string> roots;
+      for (const std::string& member : groups[g]) {
+        if (member.find(' ') == std::string::npos && HasStem(member) &&
+            stemmer(member) == member) {
+          roots.insert(member);
+          add(out->groups_of_stem[member], g);
+        }
+      }
       for (const std::string& member : groups[g]) {
         const std::vector<std::string> words = absl::StrSplit(member, ' ');
         if (words.size() == 1) {
-          std::vector<size_t>& of_form =
-              HasStem(member) ? out->groups_of_stem[stemmer(member)]
-                              : out->groups_of_word[member];
-          if (std::find(of_form.begin(), of_form.end(), g) == of_form.end()) {
-            of_form.push_back(g);
+          if (roots.count(member) || roots.count(stemmer(member))) continue;
+          for (const std::string& form : WrittenForms(member)) {
+            add(out->groups_of_word[form], g);
           }
           continue;
         }

@@ -97,6 +97,25 @@ TEST(SynonymsTest, GroupTermMatchesEveryForm) {
   EXPECT_THAT(found(SynonymGroupTerm(spans[0].group, "XS")), IsEmpty());
 }
 
+// An entry that is not its own stem matches as written and in its plural,
+// not every word of its stem: "resolved" is no resolver.
+TEST(SynonymsTest, EntriesThatAreNotTheirStemMatchAsWritten) {
+  const auto holds_dns = [](const std::string& title) {
+    v1::Postmortem postmortem;
+    postmortem.set_id("x");
+    postmortem.set_title(title);
+    const Xapian::Document document = BuildDocument(postmortem);
+    const std::vector<SynonymSpan> spans = FindSynonymSpans({"dns"});
+    const std::string term = SynonymGroupTerm(spans.at(0).group, "");
+    Xapian::TermIterator it = document.termlist_begin();
+    it.skip_to(term);
+    return it != document.termlist_end() && *it == term;
+  };
+  EXPECT_FALSE(holds_dns("The incident was resolved within the hour"));
+  EXPECT_TRUE(holds_dns("Both resolvers timed out"));
+  EXPECT_TRUE(holds_dns("The resolver timed out"));
+}
+
 // Xapian stems no word that starts with a digit: such entries ("503",
 // "2fa") count as written.
 TEST(SynonymsTest, EntriesStartingWithADigitCountAsWritten) {
