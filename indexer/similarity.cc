@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -127,6 +128,10 @@ struct Description {
   std::vector<v1::SharedSignature> signatures;
   // The document itself in "more like this" mode.
   std::optional<Xapian::docid> self;
+  // Every index term a match can hold for the description (each term over
+  // all text and in each field), sorted: what Measure looks up in a
+  // candidate's term list (set by ListReasonTerms).
+  std::vector<std::string> reason_terms;
 };
 
 // `text`'s words as the index splits them, lowercase, in order.
@@ -393,6 +398,20 @@ void KeepStrongest(Description& description, int max_terms) {
   }
 }
 
+// Sets description.reason_terms from the kept terms.
+void ListReasonTerms(Description& description) {
+  std::vector<std::string>& wanted = description.reason_terms;
+  wanted.clear();
+  for (const QueryTerm& term : description.terms) {
+    wanted.push_back(TermOf(term, ""));
+    for (const Field& field : kFields) {
+      wanted.push_back(TermOf(term, field.prefix));
+    }
+  }
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+}
+
 // Whether `term` is held by more than options.common_word_share of the
 // documents: idf log(1 + (1 - share) / share) or less.
 bool IsCommon(const QueryTerm& term, const SimilarityOptions& options) {
@@ -478,6 +497,14 @@ std::vector<Xapian::Query> FeedbackQuery(const Xapian::Database& db,
   const ContentStemDecider decider;
   // term -> (vote, feedback documents holding it).
   std::map<std::string, std::pair<double, int>> votes;
+  // Document frequencies, each looked up once: the feedback documents share
+  // many of their words.
+  std::unordered_map<std::string, double> frequency;
+  const auto df = [&db, &frequency](const std::string& term) {
+    auto [it, inserted] = frequency.try_emplace(term, 0);
+    if (inserted) it->second = db.get_termfreq(term);
+    return it->second;
+  };
   taken = 0;
   for (auto it = mset.begin();
        it != mset.end() && taken < options.feedback_documents; ++it, ++taken) {
@@ -496,14 +523,15 @@ std::vector<Xapian::Query> FeedbackQuery(const Xapian::Database& db,
     double length = 0;
     for (const auto& [term, wdf] : counts) {
       if (!decider(term)) continue;
-      const double df = db.get_termfreq(term);
+      const double holders = df(term);
       // A word no other report uses cannot find another report, and one
       // that many use names no particular failure (and is costly to match).
       // (Shares of a small index say little: 50 documents always pass.)
-      if (df < 2 || df > std::max(50.0, options.feedback_max_share * docs)) {
+      if (holders < 2 ||
+          holders > std::max(50.0, options.feedback_max_share * docs)) {
         continue;
       }
-      terms.emplace_back(term, wdf * Idf(df, docs));
+      terms.emplace_back(term, wdf * Idf(holders, docs));
       length += wdf;
     }
     if (length <= 0) continue;
@@ -567,6 +595,7 @@ struct Candidate {
   double text_weight = 0;
   double rank = 0;
   double score = 0;
+  // The description's reason terms it holds (set by Measure).
   std::unordered_set<std::string> terms;
   std::vector<v1::SharedSignature> signatures;
   std::vector<std::string> services;
@@ -825,14 +854,18 @@ void Rank(const Xapian::Database& db, const Description& description,
   }
 }
 
-// Reads the candidate's terms and sets its calibrated score (for the
-// verdict); with options.coverage_mix, adds coverage to its rank.
+// Finds which of the description's reason terms the candidate holds (one
+// walk of its sorted term list, keeping only those: a report holds
+// thousands of terms) and sets its calibrated score (for the verdict); with
+// options.coverage_mix, adds coverage to its rank.
 void Measure(const Xapian::Database& db, const Description& description,
              const SimilarityOptions& options, Candidate& candidate) {
-  const Xapian::Document document = db.get_document(candidate.docid);
-  for (auto term = document.termlist_begin(); term != document.termlist_end();
-       ++term) {
-    candidate.terms.insert(*term);
+  Xapian::TermIterator held = db.termlist_begin(candidate.docid);
+  const Xapian::TermIterator end = db.termlist_end(candidate.docid);
+  for (const std::string& wanted : description.reason_terms) {
+    held.skip_to(wanted);
+    if (held == end) break;
+    if (*held == wanted) candidate.terms.insert(wanted);
   }
   // Coverage weighs each term by idf squared: whether a past incident is the
   // same one shows in the description's distinctive words, and a
@@ -956,6 +989,7 @@ absl::StatusOr<v1::FindSimilarResponse> Run(
   }
   Weigh(db, description);
   KeepStrongest(description, options.max_query_terms);
+  ListReasonTerms(description);
 
   v1::FindSimilarResponse response;
   for (const v1::SharedSignature& signature : description.signatures) {
