@@ -505,10 +505,13 @@ absl::Status AddHit(const Xapian::MSet& matches, Xapian::doccount index,
   }
   MarkOverdue(*incident, now_unix_seconds);
   hit->set_score(scored ? it.get_percent() : 0);
-  hit->set_snippet(matches.snippet(
-      incident->summary(), kSnippetBytes, stemmer,
-      Xapian::MSet::SNIPPET_BACKGROUND_MODEL | Xapian::MSet::SNIPPET_EXHAUSTIVE,
-      "<mark>", "</mark>", "\xE2\x80\xA6"));
+  // The window holding most of the query's weight; without
+  // SNIPPET_BACKGROUND_MODEL, which would look up the document frequency of
+  // every other word of the summary to weigh it too (a sixth of a search's
+  // time at 10,000 postmortems, for a choice among a few sentences).
+  hit->set_snippet(matches.snippet(incident->summary(), kSnippetBytes, stemmer,
+                                   Xapian::MSet::SNIPPET_EXHAUSTIVE, "<mark>",
+                                   "</mark>", "\xE2\x80\xA6"));
   return absl::OkStatus();
 }
 
