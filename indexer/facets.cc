@@ -16,40 +16,43 @@
 namespace deja::index {
 namespace {
 
-struct FacetSlot {
-  const char* field;
-  unsigned slot;
-};
+// The facets in SearchResponse.facets order; a value's facet is stored as
+// its index here.
+constexpr const char* kFacetNames[] = {"service", "severity", "cause",
+                                       "team",    "tag",      "year"};
+static_assert(std::size(kFacetNames) == FacetCounter::kFacetFields);
 
-// The order of SearchResponse.facets.
-constexpr FacetSlot kFacetSlots[] = {
-    {"service", kServiceFacetSlot}, {"severity", kSeverityFacetSlot},
-    {"cause", kCauseFacetSlot},     {"team", kTeamFacetSlot},
-    {"tag", kTagFacetSlot},         {"year", kYearFacetSlot},
-};
-static_assert(std::size(kFacetSlots) == FacetCounter::kFacetFields);
-
-// Each value as a varint length and its bytes: values may hold any byte.
-std::string Encode(const std::set<std::string>& values) {
-  std::string out;
-  for (const std::string& value : values) {
-    size_t length = value.size();
-    while (length >= 0x80) {
-      out.push_back(static_cast<char>((length & 0x7F) | 0x80));
-      length >>= 7;
+// The kFacetsSlot value: each value as its facet's index (one byte), a
+// varint length and its bytes (values may hold any byte).
+class FacetValuesWriter {
+ public:
+  void Add(size_t facet, const std::set<std::string>& values) {
+    for (const std::string& value : values) {
+      out_.push_back(static_cast<char>(facet));
+      size_t length = value.size();
+      while (length >= 0x80) {
+        out_.push_back(static_cast<char>((length & 0x7F) | 0x80));
+        length >>= 7;
+      }
+      out_.push_back(static_cast<char>(length));
+      out_ += value;
     }
-    out.push_back(static_cast<char>(length));
-    out += value;
   }
-  return out;
-}
 
-// Calls `visit` with each value of an encoded slot, stopping at the first
-// that cannot be read.
+  const std::string& encoded() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+// Calls `visit(facet, value)` with each value of a kFacetsSlot value,
+// stopping at the first that cannot be read.
 template <typename Visit>
 void ForEachFacetValue(absl::string_view slot_value, Visit visit) {
   size_t pos = 0;
   while (pos < slot_value.size()) {
+    const auto facet = static_cast<unsigned char>(slot_value[pos++]);
+    if (facet >= FacetCounter::kFacetFields) break;
     size_t length = 0;
     int shift = 0;
     bool complete = false;
@@ -63,7 +66,7 @@ void ForEachFacetValue(absl::string_view slot_value, Visit visit) {
       }
     }
     if (!complete || length > slot_value.size() - pos) break;
-    visit(slot_value.substr(pos, length));
+    visit(facet, slot_value.substr(pos, length));
     pos += length;
   }
 }
@@ -76,26 +79,22 @@ int64_t Scaled(int64_t count, double scale, Xapian::doccount matches) {
                              count, static_cast<int64_t>(matches));
 }
 
-void AddSlot(Xapian::Document& document, unsigned slot,
-             const std::set<std::string>& values) {
-  if (!values.empty()) document.add_value(slot, Encode(values));
-}
-
 }  // namespace
 
 void AddFacetValues(const v1::Postmortem& postmortem,
                     Xapian::Document& document) {
+  FacetValuesWriter writer;
   std::set<std::string> services;
   for (const std::string& service : postmortem.services()) {
     if (std::string value = NormalTermValue(service); !value.empty()) {
       services.insert(std::move(value));
     }
   }
-  AddSlot(document, kServiceFacetSlot, services);
+  writer.Add(0, services);
 
   if (postmortem.severity() != v1::SEVERITY_UNSPECIFIED) {
-    AddSlot(document, kSeverityFacetSlot,
-            {absl::StrCat("sev", static_cast<int>(postmortem.severity()))});
+    writer.Add(1,
+               {absl::StrCat("sev", static_cast<int>(postmortem.severity()))});
   }
 
   std::set<std::string> causes;
@@ -103,10 +102,10 @@ void AddFacetValues(const v1::Postmortem& postmortem,
     if (cause.category() == v1::RootCause::CATEGORY_UNSPECIFIED) continue;
     causes.insert(CategoryTermValue(cause.category()));
   }
-  AddSlot(document, kCauseFacetSlot, causes);
+  writer.Add(2, causes);
 
   if (std::string team = NormalTermValue(postmortem.team()); !team.empty()) {
-    AddSlot(document, kTeamFacetSlot, {std::move(team)});
+    writer.Add(3, {std::move(team)});
   }
 
   std::set<std::string> tags;
@@ -115,21 +114,26 @@ void AddFacetValues(const v1::Postmortem& postmortem,
       tags.insert(std::move(value));
     }
   }
-  AddSlot(document, kTagFacetSlot, tags);
+  writer.Add(4, tags);
 
   if (postmortem.has_started_at()) {
-    AddSlot(document, kYearFacetSlot,
-            {absl::FormatTime(
-                "%Y", absl::FromUnixSeconds(postmortem.started_at().seconds()),
-                absl::UTCTimeZone())});
+    writer.Add(
+        5, {absl::FormatTime(
+               "%Y", absl::FromUnixSeconds(postmortem.started_at().seconds()),
+               absl::UTCTimeZone())});
+  }
+  if (!writer.encoded().empty()) {
+    document.add_value(kFacetsSlot, writer.encoded());
   }
 }
 
-std::vector<std::string> DecodeFacetValues(const std::string& slot_value) {
+std::vector<std::string> DecodeFacetValues(const std::string& slot_value,
+                                           size_t facet) {
   std::vector<std::string> values;
-  ForEachFacetValue(slot_value, [&values](absl::string_view value) {
-    values.emplace_back(value);
-  });
+  ForEachFacetValue(slot_value,
+                    [&values, facet](size_t of, absl::string_view value) {
+                      if (of == facet) values.emplace_back(value);
+                    });
   return values;
 }
 
@@ -145,15 +149,11 @@ void FacetCounter::operator()(const Xapian::Document& document,
     weight = stride_;
   }
   represented_ += weight;
-  for (size_t i = 0; i < kFacetFields; ++i) {
-    const std::string slot_value = document.get_value(kFacetSlots[i].slot);
-    std::unordered_map<std::string, int64_t>& counts = counts_[i];
-    ForEachFacetValue(slot_value,
-                      [this, &counts, weight](absl::string_view value) {
-                        key_.assign(value.data(), value.size());
-                        counts[key_] += weight;
-                      });
-  }
+  ForEachFacetValue(document.get_value(kFacetsSlot),
+                    [this, weight](size_t facet, absl::string_view value) {
+                      key_.assign(value.data(), value.size());
+                      counts_[facet][key_] += weight;
+                    });
 }
 
 Xapian::MatchSpy* FacetCounter::clone() const {
@@ -171,7 +171,7 @@ std::vector<v1::Facet> FacetCounter::Facets(size_t max_values,
   std::vector<v1::Facet> facets;
   for (size_t i = 0; i < kFacetFields; ++i) {
     v1::Facet& facet = facets.emplace_back();
-    facet.set_field(kFacetSlots[i].field);
+    facet.set_field(kFacetNames[i]);
     std::vector<std::pair<std::string, int64_t>> ranked;
     ranked.reserve(counts_[i].size());
     for (const auto& [value, count] : counts_[i]) {

@@ -2,8 +2,8 @@
 #define DEJA_INDEXER_FACETS_H_
 
 // Facet counts for search results. The document builder stores each
-// postmortem's facet values in the facet value slots of index_schema.h (a
-// slot may hold several values: services, tags, causes); a FacetCounter
+// postmortem's facet values in the value slot kFacetsSlot of index_schema.h
+// (a facet may have several values: services, tags, causes); a FacetCounter
 // attached to the query's Enquire counts them over every match it sees
 // (every match, or a sample when the query checks only some: search.h).
 // Values are lowercased as the query language writes them ("orders-db",
@@ -25,13 +25,16 @@
 
 namespace deja::index {
 
-// Adds the facet value slots of `postmortem` to `document`.
+// Adds the facet values of `postmortem` to `document` (kFacetsSlot).
 void AddFacetValues(const v1::Postmortem& postmortem,
                     Xapian::Document& document);
 
-// The values a facet slot holds (the inverse of the slot encoding); an
-// empty or malformed slot yields what could be read.
-std::vector<std::string> DecodeFacetValues(const std::string& slot_value);
+// The values of facet number `facet` (SearchResponse.facets order: 0
+// service, 1 severity, 2 cause, 3 team, 4 tag, 5 year) in a kFacetsSlot
+// value (the inverse of its encoding); an empty or malformed value yields
+// what could be read.
+std::vector<std::string> DecodeFacetValues(const std::string& slot_value,
+                                           size_t facet);
 
 // Counts, per facet, the documents that hold each value. Each document
 // counts once per value. Not thread-safe: one per query.

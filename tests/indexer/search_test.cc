@@ -667,14 +667,48 @@ TEST(FacetsTest, SlotValuesRoundTrip) {
   postmortem.add_services(std::string(200, 'z'));
   Xapian::Document document;
   AddFacetValues(postmortem, document);
-  EXPECT_THAT(DecodeFacetValues(document.get_value(kServiceFacetSlot)),
+  const std::string slot = document.get_value(kFacetsSlot);
+  EXPECT_THAT(DecodeFacetValues(slot, /*service*/ 0),
               ElementsAre("a", "b", std::string(200, 'z')));
-  EXPECT_THAT(DecodeFacetValues(document.get_value(kYearFacetSlot)), IsEmpty());
-  // A damaged slot yields what can be read, never more.
-  EXPECT_THAT(DecodeFacetValues("\x01"
-                                "a\x05"
-                                "b"),
+  EXPECT_THAT(DecodeFacetValues(slot, /*year*/ 5), IsEmpty());
+}
+
+TEST(FacetsTest, EachFacetKeepsItsOwnValuesInTheSharedSlot) {
+  v1::Postmortem postmortem;
+  postmortem.add_services("checkout");
+  postmortem.set_severity(v1::SEV2);
+  postmortem.set_team("Payments");
+  postmortem.add_tags("dns");
+  postmortem.add_tags("checkout");
+  postmortem.mutable_started_at()->set_seconds(1709251200);  // 2024-03-01
+  Xapian::Document document;
+  AddFacetValues(postmortem, document);
+  const std::string slot = document.get_value(kFacetsSlot);
+  EXPECT_THAT(DecodeFacetValues(slot, 0), ElementsAre("checkout"));
+  EXPECT_THAT(DecodeFacetValues(slot, 1), ElementsAre("sev2"));
+  EXPECT_THAT(DecodeFacetValues(slot, 2), IsEmpty());
+  EXPECT_THAT(DecodeFacetValues(slot, 3), ElementsAre("payments"));
+  EXPECT_THAT(DecodeFacetValues(slot, 4), ElementsAre("checkout", "dns"));
+  EXPECT_THAT(DecodeFacetValues(slot, 5), ElementsAre("2024"));
+}
+
+TEST(FacetsTest, ADamagedSlotYieldsWhatCanBeReadNeverMore) {
+  // A length past the end.
+  EXPECT_THAT(DecodeFacetValues(std::string("\x00\x01"
+                                            "a\x00\x05"
+                                            "b",
+                                            6),
+                                0),
               ElementsAre("a"));
+  // A facet number past the last facet.
+  EXPECT_THAT(DecodeFacetValues(std::string("\x04\x01"
+                                            "a\x09\x01"
+                                            "b\x04\x01"
+                                            "c",
+                                            9),
+                                4),
+              ElementsAre("a"));
+  EXPECT_THAT(DecodeFacetValues("", 0), IsEmpty());
 }
 
 // 300 postmortems that all say "outage"; every other one also says "disk".
