@@ -20,7 +20,7 @@ namespace deja::index {
 // many, total_matches and the facet counts are exact; beyond it they are
 // estimated from the matches checked (SearchResponse.counts_estimated).
 // Checking every match made a search's cost grow with the index; reading
-// the facet slots of 5,000 matches instead of 1,000 cost about 0.7 ms more
+// the facet values of 5,000 matches instead of 1,000 cost about 0.7 ms more
 // CPU per search at 30,000 postmortems, for estimates no one needs finer.
 inline constexpr Xapian::doccount kExactCountBound = 1000;
 

@@ -17,8 +17,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/status_macros.h"
 #include "indexer/document_builder.h"
 #include "indexer/index_directory.h"
+#include "indexer/index_schema.h"
 #include "indexer/search.h"
 #include "indexer/similarity.h"
 
@@ -178,6 +180,9 @@ class XapianSearcher final : public PostmortemSearcher {
       if (reader.path != *path) {
         reader.path.clear();
         reader.db = Xapian::Database(*path);
+        // A generation keeps the format it was built in (a writer of another
+        // format builds a new one), so checking it once is enough.
+        DEJA_RETURN_IF_ERROR(CheckFormat(reader.db, *path));
         reader.path = *path;
       } else {
         reader.db.reopen();
@@ -190,6 +195,22 @@ class XapianSearcher final : public PostmortemSearcher {
                        e.get_type(), ": ", e.get_msg()));
     }
     return absl::OkStatus();
+  }
+
+  // An index of another format (written by a deja-indexer or dejad of
+  // another version) would answer wrongly: terms and values this searcher
+  // looks up would be missing or read differently.
+  static absl::Status CheckFormat(const Xapian::Database& db,
+                                  const std::string& path) {
+    const std::string format = db.get_metadata(index::kSchemaVersionKey);
+    if (format == index::IndexFormatVersion()) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the search index ", path, " is in format ",
+        format.empty() ? "(none)" : format, " and this server reads format ",
+        index::IndexFormatVersion(),
+        ": run the indexer of this version (dejad --indexer=on or "
+        "deja-indexer), which rebuilds the index in its format, and retry "
+        "when it has"));
   }
 
   std::unique_ptr<Reader> Checkout() {

@@ -19,10 +19,12 @@
 #include "gtest/gtest.h"
 #include "indexer/document_builder.h"
 #include "indexer/index_directory.h"
+#include "indexer/index_schema.h"
 
 namespace deja {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // A fresh temp dir, removed at the end of the test.
@@ -66,6 +68,7 @@ void Publish(const std::string& index_dir,
   ASSERT_TRUE(generation.ok()) << generation.status();
   {
     Xapian::WritableDatabase writer(*generation, Xapian::DB_CREATE);
+    writer.set_metadata(index::kSchemaVersionKey, index::IndexFormatVersion());
     for (const v1::Postmortem& postmortem : postmortems) {
       Put(writer, postmortem);
     }
@@ -80,6 +83,7 @@ Xapian::WritableDatabase PublishedWriter(const std::string& index_dir) {
       index::NewGeneration(index_dir);
   EXPECT_TRUE(generation.ok()) << generation.status();
   Xapian::WritableDatabase writer(*generation, Xapian::DB_CREATE);
+  writer.set_metadata(index::kSchemaVersionKey, index::IndexFormatVersion());
   writer.commit();
   EXPECT_TRUE(index::SwapIn(index_dir, *generation).ok());
   return writer;
@@ -175,6 +179,41 @@ TEST(XapianSearcherTest, SeesANewGenerationSwappedIn) {
   ASSERT_TRUE(index::RemoveOldGenerations(dir.path()).ok());
   EXPECT_EQ(Matches(*searcher, "disk"), 1);
   EXPECT_EQ(Matches(*searcher, "again"), 1);
+}
+
+// A searcher of this version refuses an index written in another format
+// (by an indexer of another version) instead of answering from terms and
+// values it would read wrongly, and answers again once one of its own
+// format is swapped in.
+TEST(XapianSearcherTest, AnIndexOfAnotherFormatIsRefusedUntilRebuilt) {
+  TempDir dir;
+  {
+    const absl::StatusOr<std::string> generation =
+        index::NewGeneration(dir.path());
+    ASSERT_TRUE(generation.ok()) << generation.status();
+    Xapian::WritableDatabase writer(*generation, Xapian::DB_CREATE);
+    writer.set_metadata(index::kSchemaVersionKey, "2-0000000000000000");
+    Put(writer, Postmortem("alpha", 1, "Alpha cluster lost quorum"));
+    writer.commit();
+    ASSERT_TRUE(index::SwapIn(dir.path(), *generation).ok());
+  }
+  std::unique_ptr<PostmortemSearcher> searcher = Open(dir.path());
+  ASSERT_NE(searcher, nullptr);
+  v1::SearchRequest request;
+  request.set_query("quorum");
+  const absl::StatusOr<v1::SearchResponse> refused =
+      searcher->Search(request, absl::Now());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              AllOf(HasSubstr("format 2-0000000000000000"),
+                    HasSubstr(index::IndexFormatVersion())));
+  v1::FindSimilarRequest similar;
+  similar.set_symptoms("cluster lost quorum");
+  EXPECT_EQ(searcher->FindSimilar(similar, absl::Now()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  Publish(dir.path(), {Postmortem("alpha", 1, "Alpha cluster lost quorum")});
+  EXPECT_EQ(Matches(*searcher, "quorum"), 1);
 }
 
 TEST(XapianSearcherTest, WaitUntilSearchable) {
