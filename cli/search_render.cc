@@ -315,6 +315,14 @@ std::string RenderIndexStatus(const v1::IndexStatus& status) {
       {"lag:", status.pending() == 0 && status.lag_seconds() == 0
                    ? "none (up to date)"
                    : CompactDuration(absl::Seconds(status.lag_seconds()))});
+  table.AddRow(
+      {"to link:",
+       status.link_pending() == 0
+           ? "none (recurrence links up to date)"
+           : absl::StrCat(
+                 Plural(status.link_pending(), "postmortem", "postmortems"),
+                 ", oldest ",
+                 CompactDuration(absl::Seconds(status.link_lag_seconds())))});
   table.AddRow({"last rebuild:",
                 IsSet(status.last_rebuild())
                     ? absl::StrCat(FormatMinute(status.last_rebuild()), " UTC")

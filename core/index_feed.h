@@ -2,14 +2,18 @@
 #define DEJA_CORE_INDEX_FEED_H_
 
 // The indexer's view of PostgreSQL: the index_outbox queue, a wake-up when it
-// grows, and a full scan for rebuilds. The PostgreSQL implementation is
-// store/pg_index_feed.h; tests use tests/testing/fake_index_feed.h.
+// grows, the link_outbox queue behind it, and a full scan for rebuilds. The
+// PostgreSQL implementation is store/pg_index_feed.h; tests use
+// tests/testing/fake_index_feed.h.
 //
 // The cycle: Claim() locks a batch of outbox rows (FOR UPDATE SKIP LOCKED, so
 // a second indexer never takes the same rows), the indexer applies the
-// changes to Xapian and commits there, then OutboxBatch::Complete() deletes
-// the rows. A crash anywhere before Complete() leaves the rows in place, and
-// the next Claim() hands them out again: applying a change twice is harmless.
+// changes to Xapian and commits there (now they are searchable), then
+// OutboxBatch::CompleteAndQueueLinks() deletes the rows and queues the
+// upserted postmortems for recurrence linking, in one transaction. The
+// linker claims those with ClaimLinks(), records their links and completes
+// them. A crash anywhere before a Complete leaves the rows in place, and the
+// next claim hands them out again: applying or linking twice is harmless.
 //
 // Errors are absl::Status with gRPC's codes (UNAVAILABLE when the database
 // cannot be reached). Each method is thread-safe; one OutboxBatch is used by
@@ -41,23 +45,40 @@ struct IndexChange {
   v1::Postmortem postmortem;
 };
 
-// A claimed batch. Its rows stay locked until Complete() or destruction
-// (which releases them for the next Claim without deleting them).
+// A postmortem version the index has committed, whose recurrence links are
+// still to be recorded (a link_outbox row).
+struct LinkRequest {
+  std::string postmortem_id;
+  int64_t version = 0;
+};
+
+// A claimed batch of index_outbox rows (Claim) or of link_outbox rows
+// (ClaimLinks). Its rows stay locked until completed or destroyed (which
+// releases them for the next claim without deleting them).
 class OutboxBatch {
  public:
   virtual ~OutboxBatch() = default;
   virtual const std::vector<IndexChange>& changes() const = 0;
-  // Outbox rows behind changes() (at least changes().size()).
+  // Queue rows behind changes() (at least changes().size()).
   virtual int64_t row_count() const = 0;
-  // Deletes the claimed rows. Call only after the index has committed them.
-  virtual absl::Status Complete() = 0;
+  // Deletes the claimed rows and adds `to_link` to link_outbox, in one
+  // transaction. Call only after the index has committed the changes (or,
+  // for a batch of ClaimLinks, recorded the links, with `to_link` empty).
+  virtual absl::Status CompleteAndQueueLinks(
+      const std::vector<LinkRequest>& to_link) = 0;
+  // Deletes the claimed rows, queueing nothing.
+  absl::Status Complete() { return CompleteAndQueueLinks({}); }
 };
 
 struct OutboxStats {
-  // Rows waiting (queue depth).
+  // index_outbox rows waiting (queue depth): changes not yet searchable.
   int64_t pending = 0;
   // now - enqueued_at of the oldest waiting row; zero when none wait.
   absl::Duration oldest_age = absl::ZeroDuration();
+  // The same for link_outbox: searchable postmortems whose recurrence
+  // links are not recorded yet.
+  int64_t link_pending = 0;
+  absl::Duration link_oldest_age = absl::ZeroDuration();
 };
 
 enum class WaitOutcome { kWoken, kTimedOut };
@@ -70,6 +91,11 @@ class IndexFeed {
   // (no changes) when nothing waits or every waiting row is claimed by
   // another indexer.
   virtual absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int max_rows) = 0;
+
+  // The same for link_outbox rows: each change names a postmortem to link,
+  // as it is now (deleted when it is gone).
+  virtual absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimLinks(
+      int max_rows) = 0;
 
   // Returns kWoken when new outbox rows may have arrived (NOTIFY deja_index,
   // or a wait that could not listen the whole time), kTimedOut when

@@ -71,6 +71,11 @@ run seen "Checkout cannot create orders: postgres-orders refuses new connections
   --service postgres-orders --limit 3
 run search "certificate expired" --limit 3
 # What keeps coming back: the indexer linked the samples' repeat families.
+# It records those links just behind the index; wait until it has (10 s).
+for _ in $(seq 1 100); do
+  "$deja" admin index-status --json | grep -Eq '"linkPending": *"0"' && break
+  sleep 0.1
+done
 echo; echo "quickstart: what keeps recurring, and did the fixes work?"
 run stats overview
 run stats recurrence --limit 3

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <xapian.h>
 
@@ -10,7 +12,6 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
-#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,8 +56,14 @@ constexpr size_t kMaxReasonBytes = 160;
 constexpr int kMaxSignatureReasons = 3;
 constexpr int kMaxFieldReasons = 4;
 constexpr int kMaxTermsPerField = 6;
+// Link rows per claim: at 5-10 ms a postmortem, a batch holds its claim for
+// well under a second, and a crash repeats little.
+constexpr int kLinkBatchRows = 50;
 // Linking a batch for longer than this is logged (with the time it took).
 constexpr absl::Duration kSlowLinking = absl::Seconds(1);
+// The linker thread's nice value: under load the CPU goes to searches and
+// to making changes searchable first; links catch up when it is quieter.
+constexpr int kLinkerNice = 10;
 
 // I/O trouble (disk full, permissions, a vanished directory) may pass;
 // corruption and misuse do not.
@@ -227,6 +234,9 @@ class XapianIndexSync final : public IndexSync {
       running_ = true;
     }
     thread_ = std::thread([this] { Loop(); });
+    if (options_.recurrences != nullptr) {
+      link_thread_ = std::thread([this] { LinkLoop(); });
+    }
   }
 
   void Stop() override {
@@ -240,13 +250,18 @@ class XapianIndexSync final : public IndexSync {
     }
     if (!thread_.joinable()) return;
     thread_.join();
+    if (link_thread_.joinable()) link_thread_.join();
     absl::MutexLock state(&state_mu_);
     running_ = false;
   }
 
   absl::StatusOr<int64_t> RunOnce() override {
     absl::StatusOr<int64_t> applied = Drain(/*stop_aware=*/false);
-    RecordOutcome(applied.status());
+    RecordOutcome(applied.status(), Worker::kApplier);
+    if (!applied.ok()) return applied;
+    const absl::Status linked = DrainLinks(/*stop_aware=*/false).status();
+    RecordOutcome(linked, Worker::kLinker);
+    if (!linked.ok()) return linked;
     return applied;
   }
 
@@ -274,16 +289,15 @@ class XapianIndexSync final : public IndexSync {
     absl::StatusOr<OutboxStats> stats = feed_.Stats();
     v1::IndexStatus status;
     absl::MutexLock lock(&state_mu_);
-    if (stats.ok()) {
-      status.set_pending(stats->pending);
-      status.set_lag_seconds(absl::ToDoubleSeconds(stats->oldest_age));
-    }
+    if (stats.ok()) SetOutboxStats(*stats, status);
     status.set_documents(documents_);
     status.set_indexer_running(running_);
     status.set_index_path(index_path_);
     if (built_at_ > 0) status.mutable_last_rebuild()->set_seconds(built_at_);
-    if (!last_error_.empty()) {
-      status.set_last_error(last_error_);
+    if (!apply_errors_.last.empty()) {
+      status.set_last_error(apply_errors_.last);
+    } else if (!link_errors_.last.empty()) {
+      status.set_last_error(link_errors_.last);
     } else if (!stats.ok()) {
       status.set_last_error(
           absl::StrCat("outbox statistics: ", stats.status().ToString()));
@@ -296,22 +310,58 @@ class XapianIndexSync final : public IndexSync {
     absl::Duration backoff = absl::ZeroDuration();
     while (!StopRequested()) {
       absl::Status status = Drain(/*stop_aware=*/true).status();
-      RecordOutcome(status);
+      RecordOutcome(status, Worker::kApplier);
       if (status.ok()) {
         status = Annotate(WaitForWorkOrStop(), "wait for outbox notifications");
-        if (!status.ok()) RecordOutcome(status);
+        if (!status.ok()) RecordOutcome(status, Worker::kApplier);
       }
       if (status.ok()) {
         backoff = absl::ZeroDuration();
         continue;
       }
-      // The database or the disk is in trouble: retry, but not in a spin.
-      backoff = backoff == absl::ZeroDuration()
-                    ? kFirstBackoff
-                    : std::min(backoff * 2, kMaxBackoff);
-      absl::MutexLock lock(&state_mu_);
-      state_mu_.AwaitWithTimeout(absl::Condition(&stop_), backoff);
+      BackOff(backoff);
     }
+  }
+
+  // The linker: records the recurrence links of what Loop() made
+  // searchable, from link_outbox, at a lower CPU priority. Woken by Loop()
+  // after each batch, and polls (rows left by a crash or a restart).
+  void LinkLoop() {
+    // Linux: a thread's nice value is its own. Failing leaves it at the
+    // process's, which is only slower under load.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
+                kLinkerNice);
+    absl::Duration backoff = absl::ZeroDuration();
+    while (!StopRequested()) {
+      const absl::Status status = DrainLinks(/*stop_aware=*/true).status();
+      RecordOutcome(status, Worker::kLinker);
+      if (!status.ok()) {
+        BackOff(backoff);
+        continue;
+      }
+      backoff = absl::ZeroDuration();
+      absl::MutexLock lock(&state_mu_);
+      state_mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](XapianIndexSync* sync)
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync->state_mu_) {
+                     return sync->stop_ || sync->links_queued_;
+                   },
+              this),
+          options_.poll_interval);
+      links_queued_ = false;
+    }
+  }
+
+  // After a failed cycle: the database or the disk is in trouble. Waits
+  // (or until Stop()) before the next try, twice as long each time, so the
+  // retries do not spin.
+  void BackOff(absl::Duration& backoff) {
+    backoff = backoff == absl::ZeroDuration()
+                  ? kFirstBackoff
+                  : std::min(backoff * 2, kMaxBackoff);
+    absl::MutexLock lock(&state_mu_);
+    state_mu_.AwaitWithTimeout(absl::Condition(&stop_), backoff);
   }
 
   // Waits up to poll_interval for work, in slices so that Stop() is heard
@@ -337,75 +387,73 @@ class XapianIndexSync final : public IndexSync {
   // Applies batches until a claim comes back empty. The cycle lock is taken
   // per batch so that a Rebuild() waits for one batch, not for a drain.
   //
-  // Pipelined: a batch becomes searchable as soon as it is applied (its
-  // Xapian commit), and its recurrence links are then recorded on another
-  // thread while the next batch is claimed and applied; its outbox rows are
-  // completed once its links are recorded. Linking costs more than applying,
-  // so running them one after the other would hold every change back by the
-  // previous batch's linking. At most two batches are claimed at once.
+  // A batch is searchable at its Xapian commit; completing it queues its
+  // upserted postmortems for the linker (DrainLinks), which records their
+  // recurrence links behind it. Linking costs more than applying, and would
+  // otherwise hold every change back.
   absl::StatusOr<int64_t> Drain(bool stop_aware) {
     int64_t applied = 0;
-    absl::Status status;
-    while (status.ok() && !(stop_aware && StopRequested())) {
+    while (!(stop_aware && StopRequested())) {
       absl::MutexLock lock(&cycle_mu_);
-      status = OpenWriterLocked();
-      if (!status.ok()) break;
+      DEJA_RETURN_IF_ERROR(OpenWriterLocked());
       absl::StatusOr<std::unique_ptr<OutboxBatch>> batch =
           feed_.Claim(options_.batch_rows);
-      if (!batch.ok()) {
-        status = Annotate(batch.status(), "claim outbox rows");
-        break;
-      }
+      if (!batch.ok()) return Annotate(batch.status(), "claim outbox rows");
       if ((*batch)->changes().empty()) break;
-      status = ApplyLocked(**batch);
-      // The previous batch, linked while this one was applied; done even
-      // when this one failed, so that its work is kept.
-      const absl::Status finished = FinishLinkingLocked(applied);
-      if (status.ok()) status = finished;
-      if (status.ok()) StartLinkingLocked(*std::move(batch));
+      absl::StatusOr<std::vector<LinkRequest>> to_link = ApplyLocked(**batch);
+      if (!to_link.ok()) return to_link.status();
+      if (options_.recurrences == nullptr) to_link->clear();
+      DEJA_RETURN_IF_ERROR(Annotate((*batch)->CompleteAndQueueLinks(*to_link),
+                                    "complete outbox rows"));
+      applied += (*batch)->row_count();
+      if (!to_link->empty()) {
+        absl::MutexLock state(&state_mu_);
+        links_queued_ = true;
+      }
     }
-    absl::MutexLock lock(&cycle_mu_);
-    const absl::Status finished = FinishLinkingLocked(applied);
-    if (status.ok()) status = finished;
-    if (!status.ok()) return status;
     return applied;
   }
 
-  // Records the recurrence links of `batch` (just applied and committed) on
-  // a thread of its own, reading the index through a Database of its own:
-  // the writer is not thread-safe and goes on with the next batch.
-  void StartLinkingLocked(std::unique_ptr<OutboxBatch> batch)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
-    Linking& linking = linking_.emplace();
-    linking.batch = std::move(batch);
-    linking.done =
-        std::async(std::launch::async,
-                   [this, path = db_path_, batch = linking.batch.get()] {
-                     return LinkRecurrences(path, *batch);
-                   });
-  }
-
-  // Waits for the batch being linked, if any, and completes its outbox rows
-  // when its links were recorded (adding them to `applied`). Failing here
-  // (or in linking) leaves rows that the next claim hands out again:
-  // applying and linking them twice is harmless.
-  absl::Status FinishLinkingLocked(int64_t& applied)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
-    if (!linking_.has_value()) return absl::OkStatus();
-    absl::Status status = linking_->done.get();
-    if (status.ok()) {
-      status = Annotate(linking_->batch->Complete(), "complete outbox rows");
+  // Records the recurrence links of queued postmortems, a batch of link
+  // rows at a time, until a claim comes back empty; returns the link rows
+  // done. Failing leaves the batch's rows to be claimed again: linking twice
+  // is harmless. Runs beside Drain(): it reads the index through a Database
+  // of its own and never takes the cycle lock.
+  absl::StatusOr<int64_t> DrainLinks(bool stop_aware) {
+    int64_t linked = 0;
+    if (options_.recurrences == nullptr) return linked;
+    while (!(stop_aware && StopRequested())) {
+      absl::StatusOr<std::unique_ptr<OutboxBatch>> batch =
+          feed_.ClaimLinks(kLinkBatchRows);
+      if (!batch.ok()) return Annotate(batch.status(), "claim link rows");
+      if ((*batch)->changes().empty()) break;
+      {
+        // A rebuild removes the generation it replaced only once no batch
+        // reads it any more.
+        absl::ReaderMutexLock generation(&generation_mu_);
+        std::string path;
+        {
+          absl::MutexLock state(&state_mu_);
+          path = index_path_;
+        }
+        DEJA_RETURN_IF_ERROR(LinkRecurrences(path, **batch));
+      }
+      DEJA_RETURN_IF_ERROR(
+          Annotate((*batch)->Complete(), "complete link rows"));
+      linked += (*batch)->row_count();
     }
-    if (status.ok()) applied += linking_->batch->row_count();
-    linking_.reset();
-    return status;
+    return linked;
   }
 
-  absl::Status ApplyLocked(const OutboxBatch& batch)
+  // Applies and commits `batch`; returns the postmortems to link: those it
+  // indexed, and those a replay found indexed already at the same version
+  // (a crash between the commit and the completion lost their link rows).
+  absl::StatusOr<std::vector<LinkRequest>> ApplyLocked(const OutboxBatch& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
     absl::Status status;
     bool corrupt = false;
     int64_t documents = 0;
+    std::vector<LinkRequest> to_link;
     try {
       // A transaction, so that a failure part way leaves nothing behind to
       // ride along with a later commit; commit_transaction() commits.
@@ -416,10 +464,12 @@ class XapianIndexSync final : public IndexSync {
           db_->delete_document(id_term);
           continue;
         }
-        // A stale change never overwrites a newer version.
-        if (IndexedVersion(*db_, id_term) >= change.postmortem.version()) {
-          continue;
-        }
+        // A stale change never overwrites a newer version, nor is it linked
+        // (its start time could point the links the wrong way).
+        const int64_t indexed = IndexedVersion(*db_, id_term);
+        if (indexed > change.postmortem.version()) continue;
+        to_link.push_back({change.postmortem_id, change.postmortem.version()});
+        if (indexed == change.postmortem.version()) continue;
         db_->replace_document(
             id_term, index::BuildDocument(change.postmortem, db_.get()));
       }
@@ -446,16 +496,14 @@ class XapianIndexSync final : public IndexSync {
     }
     absl::MutexLock lock(&state_mu_);
     documents_ = documents;
-    return absl::OkStatus();
+    return to_link;
   }
 
-  // Records the recurrence suggestions of the batch's upserted postmortems
-  // from the index at `path`, opened after the batch's commit. Changes the
-  // stale-version rule skipped as already indexed are linked too: a replayed
-  // batch may have reached Xapian before, but not the recurrence store.
-  // Changes older than the indexed version are not. Runs beside the writer
-  // (StartLinkingLocked), so it touches neither db_ nor any state of the
-  // cycle.
+  // Records the recurrence suggestions of the postmortems of a batch of
+  // link rows from the index at `path`. A postmortem that is gone, or whose
+  // indexed version is newer than the one read (its own link row follows),
+  // is skipped. Runs beside the writer (DrainLinks), so it touches neither
+  // db_ nor any state of the cycle.
   absl::Status LinkRecurrences(const std::string& path,
                                const OutboxBatch& batch) const {
     if (options_.recurrences == nullptr) return absl::OkStatus();
@@ -469,7 +517,7 @@ class XapianIndexSync final : public IndexSync {
     int linked = 0;
     for (const IndexChange& change : batch.changes()) {
       if (change.deleted) continue;
-      // A newer version is indexed already: its own outbox row links it,
+      // A newer version is indexed already: its own link row links it,
       // with its own start time (this one's could point the wrong way).
       int64_t indexed = -1;
       try {
@@ -638,14 +686,6 @@ class XapianIndexSync final : public IndexSync {
 
   absl::StatusOr<v1::RebuildIndexResponse> RebuildLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
-    // A drain may have a batch being linked from the index in use: let it
-    // finish before that index is replaced.
-    int64_t linked_rows = 0;
-    if (absl::Status finished = FinishLinkingLocked(linked_rows);
-        !finished.ok()) {
-      // Its rows stay in the outbox and are linked again after the rebuild.
-      LogEvent(finished.ToString());
-    }
     {
       absl::MutexLock state(&state_mu_);
       if (stop_) return CancelledRebuild();
@@ -727,8 +767,13 @@ class XapianIndexSync final : public IndexSync {
     CloseWriterLocked();
     AdoptLocked(std::move(fresh), path, documents, built_at);
     rebuild_needed_ = false;
-    if (absl::Status removed = index::RemoveOldGenerations(options_.index_dir);
-        !removed.ok()) {
+    absl::Status removed;
+    {
+      // The linker may still read the old generation.
+      absl::MutexLock generation(&generation_mu_);
+      removed = index::RemoveOldGenerations(options_.index_dir);
+    }
+    if (!removed.ok()) {
       // Only disk space is at stake; the next rebuild tries again.
       LogEvent(removed.ToString());
     }
@@ -742,23 +787,34 @@ class XapianIndexSync final : public IndexSync {
     return response;
   }
 
-  // Keeps last_error and logs each distinct error once, not every retry.
-  void RecordOutcome(const absl::Status& status) {
+  // The last error of the applying loop or of the linker.
+  struct Errors {
+    std::string last;
+    std::string last_logged;
+  };
+
+  enum class Worker { kApplier, kLinker };
+
+  // Keeps the last error of `worker` and logs each distinct error once, not
+  // every retry.
+  void RecordOutcome(const absl::Status& status, Worker worker) {
     std::string event;
     {
       absl::MutexLock lock(&state_mu_);
+      Errors& errors =
+          worker == Worker::kApplier ? apply_errors_ : link_errors_;
       if (status.ok()) {
-        if (!last_error_.empty()) {
+        if (!errors.last.empty()) {
           event = absl::StrCat(
-              "index sync recovered (last error: ", last_error_, ")");
+              "index sync recovered (last error: ", errors.last, ")");
         }
-        last_error_.clear();
-        last_logged_error_.clear();
+        errors.last.clear();
+        errors.last_logged.clear();
       } else {
-        last_error_ = status.ToString();
-        if (last_error_ != last_logged_error_) {
-          last_logged_error_ = last_error_;
-          event = absl::StrCat("index sync: ", last_error_);
+        errors.last = status.ToString();
+        if (errors.last != errors.last_logged) {
+          errors.last_logged = errors.last;
+          event = absl::StrCat("index sync: ", errors.last);
         }
       }
     }
@@ -772,6 +828,8 @@ class XapianIndexSync final : public IndexSync {
   // Serialises Start() and Stop().
   absl::Mutex thread_mu_;
   std::thread thread_ ABSL_GUARDED_BY(thread_mu_);
+  // The linker; not started when linking is off.
+  std::thread link_thread_ ABSL_GUARDED_BY(thread_mu_);
 
   // Taken by each batch and by Rebuild(): they take turns with the writer.
   absl::Mutex cycle_mu_ ABSL_ACQUIRED_BEFORE(state_mu_);
@@ -779,13 +837,11 @@ class XapianIndexSync final : public IndexSync {
   std::string db_path_ ABSL_GUARDED_BY(cycle_mu_);
   // The index in use turned out corrupt: the next open rebuilds it.
   bool rebuild_needed_ ABSL_GUARDED_BY(cycle_mu_) = false;
-  // The applied batch whose recurrence links are being recorded, if any
-  // (Drain). Finished before anything else takes the cycle lock's work on.
-  struct Linking {
-    std::unique_ptr<OutboxBatch> batch;
-    std::future<absl::Status> done;
-  };
-  std::optional<Linking> linking_ ABSL_GUARDED_BY(cycle_mu_);
+
+  // Held shared by the linker while it reads a generation, exclusively by a
+  // rebuild while it removes the generations it replaced.
+  absl::Mutex generation_mu_ ABSL_ACQUIRED_AFTER(cycle_mu_)
+      ABSL_ACQUIRED_BEFORE(state_mu_);
 
   // What Status() reports, and the loop's stop flag.
   absl::Mutex state_mu_;
@@ -798,8 +854,10 @@ class XapianIndexSync final : public IndexSync {
   int64_t documents_ ABSL_GUARDED_BY(state_mu_) = 0;
   std::string index_path_ ABSL_GUARDED_BY(state_mu_);
   int64_t built_at_ ABSL_GUARDED_BY(state_mu_) = 0;
-  std::string last_error_ ABSL_GUARDED_BY(state_mu_);
-  std::string last_logged_error_ ABSL_GUARDED_BY(state_mu_);
+  // Drain() completed a batch with link rows since the linker last looked.
+  bool links_queued_ ABSL_GUARDED_BY(state_mu_) = false;
+  Errors apply_errors_ ABSL_GUARDED_BY(state_mu_);
+  Errors link_errors_ ABSL_GUARDED_BY(state_mu_);
 };
 
 }  // namespace

@@ -6,7 +6,9 @@
 // (replace_document on "Q"+id unless the index already holds a newer
 // version; delete_document for deletions), commits Xapian, then completes
 // the batch. It wakes on NOTIFY and also polls, so a lost notification only
-// delays a change by one poll interval.
+// delays a change by one poll interval. With recurrence linking on, a second
+// thread (the linker) records the links of what was indexed, behind it and
+// at a lower CPU priority, from the link rows each completed batch queues.
 //
 // Open() takes the index's write lock: a second writer on the same index_dir
 // waits up to options.lock_wait, then fails with FAILED_PRECONDITION naming
@@ -40,15 +42,24 @@ struct IndexSyncOptions {
   // How long Open() waits for another writer to let go of the index.
   absl::Duration lock_wait = absl::ZeroDuration();
   // Where recurrence suggestions go (it must outlive the IndexSync); null
-  // turns auto-linking off. After each batch's Xapian commit, and before
-  // its outbox rows are completed, every upserted postmortem's "more like
-  // this" matches scoring at least `link_threshold` (the best `max_links`)
-  // are recorded with RecordSuggestions. When recording fails the batch is
-  // not completed and is replayed. Rebuilds do not link.
+  // turns auto-linking off. Each batch's completion queues its upserted
+  // postmortems (link_outbox); the linker then records each one's "more
+  // like this" matches scoring at least `link_threshold` (the best
+  // `max_links`) with RecordSuggestions. When recording fails the link rows
+  // stay and are tried again. Rebuilds do not link.
   RecurrenceStore* recurrences = nullptr;
   double link_threshold = 0.7;
   int max_links = 3;
 };
+
+// Copies the queue figures of `stats` into `status`. Inline: deja_services
+// sees the indexer only through this header.
+inline void SetOutboxStats(const OutboxStats& stats, v1::IndexStatus& status) {
+  status.set_pending(stats.pending);
+  status.set_lag_seconds(absl::ToDoubleSeconds(stats.oldest_age));
+  status.set_link_pending(stats.link_pending);
+  status.set_link_lag_seconds(absl::ToDoubleSeconds(stats.link_oldest_age));
+}
 
 class IndexSync {
  public:
@@ -63,8 +74,8 @@ class IndexSync {
   virtual void Start() = 0;
   virtual void Stop() = 0;
 
-  // Drains the outbox now, until no waiting row is left; returns the number
-  // of outbox rows applied.
+  // Drains the outbox now, until no waiting row is left, then the link rows
+  // (with linking on); returns the number of outbox rows applied.
   virtual absl::StatusOr<int64_t> RunOnce() = 0;
 
   // Rebuilds the whole index from the feed into a new generation and swaps

@@ -45,8 +45,7 @@ absl::Status AdminService::GetIndexStatus(
     return absl::OkStatus();
   }
   DEJA_ASSIGN_OR_RETURN(OutboxStats stats, feed_.Stats());
-  response.set_pending(stats.pending);
-  response.set_lag_seconds(absl::ToDoubleSeconds(stats.oldest_age));
+  SetOutboxStats(stats, response);
   response.set_indexer_running(false);
   response.set_index_path(index_path_);
   // Another process writes the index; until it has made one, the status

@@ -96,9 +96,10 @@ int RunStoppable(const sigset_t& stop_signals,
 
 std::string Describe(const v1::IndexStatus& status) {
   return absl::StrFormat(
-      "index %s: %d documents, %d outbox rows pending, lag %.1f s%s",
+      "index %s: %d documents, %d outbox rows pending, lag %.1f s, %d "
+      "postmortems to link%s",
       status.index_path(), status.documents(), status.pending(),
-      status.lag_seconds(),
+      status.lag_seconds(), status.link_pending(),
       status.last_error().empty()
           ? ""
           : absl::StrCat(", last error: ", status.last_error()));

@@ -212,7 +212,8 @@ std::string DescribeIndex(const v1::IndexStatus& status) {
   return absl::StrCat(
       status.documents(), " documents, ", status.pending(),
       " outbox rows pending (lag ",
-      absl::StrFormat("%.1f s", status.lag_seconds()), ")",
+      absl::StrFormat("%.1f s", status.lag_seconds()), "), ",
+      status.link_pending(), " postmortems to link",
       status.last_error().empty()
           ? ""
           : absl::StrCat(", last error: ", status.last_error()));
@@ -441,10 +442,7 @@ int Run(int argc, char** argv) {
       status = sync->Status();
     } else {
       absl::StatusOr<OutboxStats> stats = (*feed)->Stats();
-      if (stats.ok()) {
-        status.set_pending(stats->pending);
-        status.set_lag_seconds(absl::ToDoubleSeconds(stats->oldest_age));
-      }
+      if (stats.ok()) SetOutboxStats(*stats, status);
       absl::StatusOr<int64_t> documents = (*searcher)->DocumentCount();
       if (documents.ok()) {
         status.set_documents(*documents);

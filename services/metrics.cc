@@ -338,8 +338,20 @@ void AddIndexGauges(MetricsRegistry& registry,
       registry
           .AddGauge("deja_index_documents", "Postmortems in the search index.")
           .WithLabels({});
-  registry.AddScrapeHook([&lag, &pending, &documents, &database_errors,
-                          status = std::move(status)] {
+  Gauge& link_pending =
+      registry
+          .AddGauge("deja_index_link_pending",
+                    "Searchable postmortems whose recurrence links are not "
+                    "recorded yet.")
+          .WithLabels({});
+  Gauge& link_lag =
+      registry
+          .AddGauge("deja_index_link_lag_seconds",
+                    "Age of the oldest of those: how far recurrence links "
+                    "are behind the index.")
+          .WithLabels({});
+  registry.AddScrapeHook([&lag, &pending, &documents, &link_pending, &link_lag,
+                          &database_errors, status = std::move(status)] {
     const absl::StatusOr<v1::IndexStatus> now = status();
     if (!now.ok()) {
       database_errors.Increment();
@@ -348,6 +360,8 @@ void AddIndexGauges(MetricsRegistry& registry,
     lag.Set(now->lag_seconds());
     pending.Set(static_cast<double>(now->pending()));
     documents.Set(static_cast<double>(now->documents()));
+    link_pending.Set(static_cast<double>(now->link_pending()));
+    link_lag.Set(now->link_lag_seconds());
   });
 }
 

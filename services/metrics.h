@@ -155,10 +155,10 @@ class MetricsRegistry {
   std::mutex render_mu_;  // one Render() at a time
 };
 
-// deja_index_lag_seconds, deja_index_outbox_pending, deja_index_documents:
-// set at each scrape from `status` (what AdminService.GetIndexStatus
-// answers). A failed read keeps the last values and counts in
-// `database_errors` (deja_database_errors_total).
+// deja_index_lag_seconds, deja_index_outbox_pending, deja_index_documents,
+// deja_index_link_pending, deja_index_link_lag_seconds: set at each scrape from
+// `status` (what AdminService.GetIndexStatus answers). A failed read keeps the
+// last values and counts in `database_errors` (deja_database_errors_total).
 void AddIndexGauges(MetricsRegistry& registry,
                     std::function<absl::StatusOr<v1::IndexStatus>()> status,
                     Counter& database_errors);

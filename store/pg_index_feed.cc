@@ -30,9 +30,10 @@ namespace {
 constexpr char kChannel[] = "deja_index";
 
 // Each claimed batch holds one of these until it is completed or dropped.
-// One indexer claims one batch at a time; the second leaves room for a
-// concurrent RunOnce() or a second indexer in the same process.
-constexpr int kClaimConnections = 2;
+// An indexer holds one for the batch it applies and one for the batch it
+// links; the others leave room for a concurrent RunOnce() or a second
+// indexer in the same process.
+constexpr int kClaimConnections = 4;
 // Stats() and ForEachPostmortem().
 constexpr int kQueryConnections = 2;
 // How long a call waits for a free pooled connection; also bounds connecting.
@@ -50,6 +51,9 @@ constexpr absl::Duration kMaxWaitSlice = absl::Seconds(60);
 constexpr char kClaimRows[] =
     "SELECT id, postmortem_id::text, version FROM index_outbox "
     "ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED";
+constexpr char kClaimLinkRows[] =
+    "SELECT id, postmortem_id::text, version FROM link_outbox "
+    "ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED";
 
 // The same read as PgStore::Get, for many ids at once.
 constexpr char kLiveDocuments[] =
@@ -58,13 +62,32 @@ constexpr char kLiveDocuments[] =
 
 constexpr char kDeleteRows[] =
     "DELETE FROM index_outbox WHERE id = ANY($1::bigint[])";
+constexpr char kDeleteLinkRows[] =
+    "DELETE FROM link_outbox WHERE id = ANY($1::bigint[])";
+
+constexpr char kQueueLinks[] =
+    "INSERT INTO link_outbox (postmortem_id, version) "
+    "SELECT * FROM unnest($1::uuid[], $2::bigint[])";
 
 // clock_timestamp(), not now(): enqueued_at is a clock_timestamp() too, and
 // now() is the start of this transaction.
 constexpr char kOutboxStats[] =
-    "SELECT count(*), COALESCE(GREATEST(0, (extract(epoch FROM "
-    "clock_timestamp() - min(enqueued_at)) * 1000000)::int8), 0) "
-    "FROM index_outbox";
+    "SELECT o.rows, o.age, l.rows, l.age FROM "
+    "(SELECT count(*) AS rows, COALESCE(GREATEST(0, (extract(epoch FROM "
+    "clock_timestamp() - min(enqueued_at)) * 1000000)::int8), 0) AS age "
+    "FROM index_outbox) o, "
+    "(SELECT count(*) AS rows, COALESCE(GREATEST(0, (extract(epoch FROM "
+    "clock_timestamp() - min(enqueued_at)) * 1000000)::int8), 0) AS age "
+    "FROM link_outbox) l";
+
+// The two queues of the feed, by their statements.
+struct Queue {
+  const char* name;  // in messages: "outbox rows", "link rows"
+  const char* claim;
+  const char* remove;
+};
+constexpr Queue kIndexQueue{"outbox rows", kClaimRows, kDeleteRows};
+constexpr Queue kLinkQueue{"link rows", kClaimLinkRows, kDeleteLinkRows};
 
 // Keyset paging on the primary key: each chunk is an index range scan.
 constexpr char kLiveChunk[] =
@@ -92,12 +115,13 @@ struct ClaimedRows {
   std::vector<IndexChange> changes;
 };
 
-// Locks up to `max_rows` outbox rows in `txn` and reads the current state of
-// their postmortems. Throws pqxx exceptions.
-absl::StatusOr<ClaimedRows> ClaimIn(pqxx::work& txn, int max_rows) {
+// Locks up to `max_rows` rows of `queue` in `txn` and reads the current state
+// of their postmortems. Throws pqxx exceptions.
+absl::StatusOr<ClaimedRows> ClaimIn(pqxx::work& txn, const Queue& queue,
+                                    int max_rows) {
   ClaimedRows claimed;
   std::map<std::string, size_t> change_of;  // postmortem id -> changes index
-  for (const pqxx::row& row : txn.exec_params(kClaimRows, max_rows)) {
+  for (const pqxx::row& row : txn.exec_params(queue.claim, max_rows)) {
     claimed.row_ids.push_back(row[0].as<int64_t>());
     const std::string id = row[1].as<std::string>();
     const int64_t version = row[2].as<int64_t>();
@@ -138,6 +162,8 @@ absl::StatusOr<OutboxStats> StatsIn(pqxx::connection& connection) {
   OutboxStats stats;
   stats.pending = row[0].as<int64_t>();
   stats.oldest_age = absl::Microseconds(row[1].as<int64_t>());
+  stats.link_pending = row[2].as<int64_t>();
+  stats.link_oldest_age = absl::Microseconds(row[3].as<int64_t>());
   txn.commit();
   return stats;
 }
@@ -171,10 +197,11 @@ class PgOutboxBatch : public OutboxBatch {
  public:
   // An empty batch, holding nothing.
   PgOutboxBatch() = default;
-  PgOutboxBatch(std::shared_ptr<ConnectionPool> pool,
+  PgOutboxBatch(const Queue& queue, std::shared_ptr<ConnectionPool> pool,
                 ConnectionPool::Lease lease, std::unique_ptr<pqxx::work> txn,
                 ClaimedRows claimed)
-      : pool_(std::move(pool)),
+      : queue_(&queue),
+        pool_(std::move(pool)),
         lease_(std::move(lease)),
         txn_(std::move(txn)),
         row_ids_(std::move(claimed.row_ids)),
@@ -190,11 +217,12 @@ class PgOutboxBatch : public OutboxBatch {
     return static_cast<int64_t>(row_ids_.size());
   }
 
-  absl::Status Complete() override {
+  absl::Status CompleteAndQueueLinks(
+      const std::vector<LinkRequest>& to_link) override {
     if (completed_) {
       return absl::FailedPreconditionError("outbox batch already completed");
     }
-    if (row_ids_.empty()) {
+    if (row_ids_.empty() && to_link.empty()) {
       completed_ = true;
       return absl::OkStatus();
     }
@@ -204,7 +232,17 @@ class PgOutboxBatch : public OutboxBatch {
     }
     absl::Status status;
     try {
-      txn_->exec_params(kDeleteRows, ArrayLiteral(row_ids_));
+      txn_->exec_params(queue_->remove, ArrayLiteral(row_ids_));
+      if (!to_link.empty()) {
+        std::vector<std::string> ids;
+        std::vector<int64_t> versions;
+        for (const LinkRequest& request : to_link) {
+          ids.push_back(request.postmortem_id);
+          versions.push_back(request.version);
+        }
+        txn_->exec_params(kQueueLinks, ArrayLiteral(ids),
+                          ArrayLiteral(versions));
+      }
       txn_->commit();
       completed_ = true;
     } catch (const std::exception& e) {
@@ -230,6 +268,7 @@ class PgOutboxBatch : public OutboxBatch {
     }
   }
 
+  const Queue* queue_ = &kIndexQueue;
   // Declared in this order so the transaction ends before its connection goes
   // back to the pool, and the pool outlives both.
   std::shared_ptr<ConnectionPool> pool_;
@@ -262,18 +301,12 @@ class PgIndexFeed : public IndexFeed {
   }
 
   absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int max_rows) override {
-    if (max_rows < 1) {
-      return absl::InvalidArgumentError("max_rows: must be at least 1");
-    }
-    // A connection that broke before anything was claimed (after a restart
-    // every idle one has) is replaced and the claim tried once more.
-    absl::StatusOr<std::unique_ptr<OutboxBatch>> result;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      bool retry = false;
-      result = ClaimOnce(max_rows, retry);
-      if (!retry) break;
-    }
-    return result;
+    return ClaimFrom(kIndexQueue, max_rows);
+  }
+
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimLinks(
+      int max_rows) override {
+    return ClaimFrom(kLinkQueue, max_rows);
   }
 
   absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration timeout) override {
@@ -340,35 +373,55 @@ class PgIndexFeed : public IndexFeed {
   }
 
  private:
-  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimOnce(int max_rows,
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimFrom(const Queue& queue,
+                                                         int max_rows) {
+    if (max_rows < 1) {
+      return absl::InvalidArgumentError("max_rows: must be at least 1");
+    }
+    // A connection that broke before anything was claimed (after a restart
+    // every idle one has) is replaced and the claim tried once more.
+    absl::StatusOr<std::unique_ptr<OutboxBatch>> result;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      bool retry = false;
+      result = ClaimOnce(queue, max_rows, retry);
+      if (!retry) break;
+    }
+    return result;
+  }
+
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimOnce(const Queue& queue,
+                                                         int max_rows,
                                                          bool& retry) {
+    const std::string what = absl::StrCat("claim ", queue.name);
     absl::StatusOr<ConnectionPool::Lease> lease =
         claim_pool_->Acquire(absl::Now() + kAcquireWait);
     if (lease.status().code() == absl::StatusCode::kDeadlineExceeded) {
       return absl::ResourceExhaustedError(
-          absl::StrCat("claim outbox rows: all ", kClaimConnections,
+          absl::StrCat(what, ": all ", kClaimConnections,
                        " claim connections are held by unfinished batches"));
     }
     if (!lease.ok()) return lease.status();
     absl::Status status;
     try {
       auto txn = std::make_unique<pqxx::work>(lease->connection());
-      DEJA_ASSIGN_OR_RETURN(ClaimedRows claimed, ClaimIn(*txn, max_rows));
+      DEJA_ASSIGN_OR_RETURN(ClaimedRows claimed,
+                            ClaimIn(*txn, queue, max_rows));
       if (claimed.row_ids.empty()) {
         txn->commit();
         return std::unique_ptr<OutboxBatch>(new PgOutboxBatch());
       }
-      return std::unique_ptr<OutboxBatch>(new PgOutboxBatch(
-          claim_pool_, *std::move(lease), std::move(txn), std::move(claimed)));
+      return std::unique_ptr<OutboxBatch>(
+          new PgOutboxBatch(queue, claim_pool_, *std::move(lease),
+                            std::move(txn), std::move(claimed)));
     } catch (const std::exception& e) {
-      status = StatusFromPqxx(e, "claim outbox rows");
+      status = StatusFromPqxx(e, what);
       if (IsBroken(e, lease->connection(), status)) {
         lease->MarkBroken();
         retry = true;
       }
     } catch (...) {
       status = absl::InternalError(
-          "claim outbox rows: unknown exception from the database layer");
+          absl::StrCat(what, ": unknown exception from the database layer"));
       lease->MarkBroken();
     }
     return status;

@@ -2,11 +2,12 @@
 #define DEJA_STORE_PG_INDEX_FEED_H_
 
 // The PostgreSQL implementation of IndexFeed (core/index_feed.h), over the
-// index_outbox table and the deja_index NOTIFY channel of schema/0001.
+// index_outbox table and the deja_index NOTIFY channel of schema/0001 and
+// the link_outbox table of schema/0004.
 //
-// Connections are bounded: two for claimed batches (each batch keeps its
-// transaction, and so one connection, until Complete() or destruction; a
-// Claim() that finds both held for 5 s answers RESOURCE_EXHAUSTED), two for
+// Connections are bounded: four for claimed batches (each batch keeps its
+// transaction, and so one connection, until it is completed or destroyed; a
+// claim that finds all held for 5 s answers RESOURCE_EXHAUSTED), two for
 // Stats() and ForEachPostmortem(), and one that LISTENs for WaitForWork().
 // Concurrent WaitForWork() calls take turns. Batches may outlive the feed.
 

@@ -416,6 +416,8 @@ TEST_F(SearchCommandsTest, AdminIndexStatus) {
     documents: 42
     indexer_running: true
     index_path: "/data/index/gen-000002"
+    link_pending: 12
+    link_lag_seconds: 4
   )pb");
   ASSERT_EQ(Run({"admin", "index-status"}), 0) << err_;
   EXPECT_EQ(out_,
@@ -424,10 +426,13 @@ TEST_F(SearchCommandsTest, AdminIndexStatus) {
             "documents:     42\n"
             "pending:       3 outbox rows\n"
             "lag:           1m 30s\n"
+            "to link:       12 postmortems, oldest 4s\n"
             "last rebuild:  never\n"
             "last error:    none\n");
   ASSERT_EQ(Run({"admin", "index-status", "--json"}), 0);
   EXPECT_THAT(out_, StartsWith(R"({"pending":"3","lagSeconds":90,)"));
+  // What deploy/quickstart.sh waits for.
+  EXPECT_THAT(out_, HasSubstr(R"("linkPending":"12",)"));
 }
 
 TEST_F(SearchCommandsTest, AdminRebuildIndexHasNoDeadlineByDefault) {

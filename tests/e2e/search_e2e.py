@@ -159,13 +159,14 @@ def index_status():
 
 
 def wait_index_idle(documents=None):
-    """Polls GetIndexStatus until nothing is pending (and, when given, the
-    index holds `documents`); returns the last status."""
+    """Polls GetIndexStatus until nothing is pending, recurrence links
+    included (and, when given, the index holds `documents`); returns the
+    last status."""
     deadline = time.monotonic() + INDEX_TIMEOUT_S
     while True:
         status = index_status()
-        if status.pending == 0 and (documents is None
-                                    or status.documents == documents):
+        if status.pending == 0 and status.link_pending == 0 and (
+                documents is None or status.documents == documents):
             return status
         if time.monotonic() > deadline:
             raise AssertionError("index not idle after %d s: %s"

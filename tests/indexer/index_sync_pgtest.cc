@@ -60,6 +60,10 @@ class CompleteFailingFeed : public IndexFeed {
     return std::unique_ptr<OutboxBatch>(
         new Batch(*std::move(batch), &fail_completes));
   }
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimLinks(
+      int max_rows) override {
+    return feed_.ClaimLinks(max_rows);
+  }
   absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration timeout) override {
     return feed_.WaitForWork(timeout);
   }
@@ -79,12 +83,13 @@ class CompleteFailingFeed : public IndexFeed {
       return batch_->changes();
     }
     int64_t row_count() const override { return batch_->row_count(); }
-    absl::Status Complete() override {
+    absl::Status CompleteAndQueueLinks(
+        const std::vector<LinkRequest>& to_link) override {
       if (*fail_completes_ > 0) {
         --*fail_completes_;
         return absl::UnavailableError("crashed before the outbox delete");
       }
-      return batch_->Complete();
+      return batch_->CompleteAndQueueLinks(to_link);
     }
 
    private:

@@ -983,7 +983,7 @@ TEST_F(IndexSyncLinkingTest, OnlyMatchesAtTheThresholdBecomeLinks) {
   }
 }
 
-TEST_F(IndexSyncLinkingTest, AFailedRecordingLeavesTheBatchToBeReplayed) {
+TEST_F(IndexSyncLinkingTest, AFailedRecordingLeavesTheLinkRowsToBeReplayed) {
   std::unique_ptr<IndexSync> sync = OpenOrDie();
   ASSERT_NE(sync, nullptr);
   feed_.Put(PoolPostmortem(1, kJan2024 + 86400));
@@ -994,19 +994,102 @@ TEST_F(IndexSyncLinkingTest, AFailedRecordingLeavesTheBatchToBeReplayed) {
   absl::StatusOr<int64_t> failed = sync->RunOnce();
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(failed.status().message(), HasSubstr("record recurrence links"));
-  EXPECT_EQ(feed_.outbox_rows(), 2) << "not completed";
-  EXPECT_TRUE(Lookup(1).present) << "the index committed before linking";
-  EXPECT_THAT(sync->Status().last_error(), HasSubstr("database unavailable"));
+  EXPECT_EQ(feed_.outbox_rows(), 0) << "searchable: the outbox is done";
+  EXPECT_EQ(feed_.link_rows(), 2) << "not linked";
+  EXPECT_TRUE(Lookup(1).present);
+  const v1::IndexStatus status = sync->Status();
+  EXPECT_THAT(status.last_error(), HasSubstr("database unavailable"));
+  EXPECT_EQ(status.link_pending(), 2);
 
-  // The replay skips the documents (same version) but links them.
+  // The replay applies nothing and links both.
   absl::StatusOr<int64_t> replayed = sync->RunOnce();
   ASSERT_TRUE(replayed.ok()) << replayed.status();
-  EXPECT_EQ(*replayed, 2);
-  EXPECT_EQ(feed_.outbox_rows(), 0);
+  EXPECT_EQ(*replayed, 0);
+  EXPECT_EQ(feed_.link_rows(), 0);
   EXPECT_EQ(Lookup(1).version, 1);
   EXPECT_TRUE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
   EXPECT_EQ(RecordCallsFor(1), 2);
   EXPECT_TRUE(sync->Status().last_error().empty());
+  EXPECT_EQ(sync->Status().link_pending(), 0);
+}
+
+TEST_F(IndexSyncLinkingTest, AReplayedBatchIsLinkedAgain) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  feed_.Put(PoolPostmortem(1, kJan2024 + 86400));
+  feed_.Put(PoolPostmortem(2, kJan2024));
+  // The crash between the Xapian commit and the completion: the outbox
+  // rows stay, and no link rows were queued.
+  feed_.FailNext(testing::FakeIndexFeed::Method::kComplete,
+                 absl::UnavailableError("database unavailable: gone"));
+  EXPECT_FALSE(sync->RunOnce().ok());
+  EXPECT_EQ(feed_.outbox_rows(), 2);
+  EXPECT_EQ(feed_.link_rows(), 0);
+  EXPECT_TRUE(Lookup(1).present);
+
+  // The replay finds both indexed at their version, and links them.
+  ASSERT_TRUE(sync->RunOnce().ok());
+  EXPECT_EQ(feed_.outbox_rows(), 0);
+  EXPECT_EQ(feed_.link_rows(), 0);
+  EXPECT_EQ(RecordCallsFor(1), 1);
+  EXPECT_TRUE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
+}
+
+TEST_F(IndexSyncLinkingTest, ChangesAreSearchableWhileLinkingIsStuck) {
+  options_.poll_interval = absl::Milliseconds(20);
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  // Every recording fails, as with a recurrence store that is down.
+  recurrences_.FailNext(
+      testing::FakeRecurrenceStore::Method::kRecordSuggestions,
+      absl::UnavailableError("database unavailable: gone"), 1000);
+  sync->Start();
+  feed_.Put(PoolPostmortem(1, kJan2024 + 86400));
+  feed_.Put(PoolPostmortem(2, kJan2024));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline && !(Lookup(2).present)) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(Lookup(1).present);
+  EXPECT_TRUE(Lookup(2).present);
+  // The outbox empties too: the applying loop does not wait for links.
+  while (absl::Now() < deadline && feed_.outbox_rows() > 0) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(feed_.outbox_rows(), 0);
+  EXPECT_EQ(feed_.link_rows(), 2);
+  sync->Stop();
+  EXPECT_FALSE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
+}
+
+TEST_F(IndexSyncLinkingTest, TheLinkerCatchesUpOnItsOwn) {
+  options_.poll_interval = absl::Milliseconds(20);
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  sync->Start();
+  feed_.Put(PoolPostmortem(1, kJan2024 + 86400));
+  feed_.Put(PoolPostmortem(2, kJan2024));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline &&
+         !recurrences_.Find(IdOf(1), IdOf(2)).has_value()) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
+  while (absl::Now() < deadline && feed_.link_rows() > 0) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(feed_.link_rows(), 0);
+  sync->Stop();
+}
+
+TEST_F(IndexSyncLinkingTest, WithLinkingOffNothingIsQueued) {
+  options_.recurrences = nullptr;
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  feed_.Put(PoolPostmortem(1, kJan2024));
+  ASSERT_TRUE(sync->RunOnce().ok());
+  EXPECT_EQ(feed_.outbox_rows(), 0);
+  EXPECT_EQ(feed_.link_rows(), 0);
 }
 
 TEST_F(IndexSyncLinkingTest, DeletesAndRebuildsRecordNothing) {

@@ -23,6 +23,9 @@ class StatsOnlyFeed : public IndexFeed {
   absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int) override {
     return absl::UnimplementedError("not in this test");
   }
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimLinks(int) override {
+    return absl::UnimplementedError("not in this test");
+  }
   absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration) override {
     return absl::UnimplementedError("not in this test");
   }

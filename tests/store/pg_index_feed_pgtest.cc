@@ -201,10 +201,19 @@ TEST_F(PgIndexFeedTest, ConcurrentClaimsNeverShareRows) {
   }
   EXPECT_EQ(all, submitted);
 
-  // Both claim connections are held: a third claim gives up, boundedly.
+  // Two more batches, and all four claim connections are held: the next
+  // claim gives up, boundedly.
+  Submit(Small("extra 1"));
+  Submit(Small("extra 2"));
+  std::unique_ptr<OutboxBatch> held_1 = Claim(1);
+  std::unique_ptr<OutboxBatch> held_2 = Claim(1);
+  ASSERT_NE(held_1, nullptr);
+  ASSERT_NE(held_2, nullptr);
+  ASSERT_EQ(held_2->row_count(), 1);
   const absl::Time start = absl::Now();
-  EXPECT_EQ(feed_->Claim(4).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  const absl::Status exhausted = feed_->ClaimLinks(4).status();
+  EXPECT_EQ(exhausted.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(exhausted.message(), HasSubstr("claim link rows: all 4 claim"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(30));
 
   ASSERT_TRUE(second->Complete().ok());
@@ -249,6 +258,58 @@ TEST_F(PgIndexFeedTest, CompleteDeletesOnlyTheClaimedRows) {
   EXPECT_EQ(next->changes()[0].postmortem_id, a.id());
   EXPECT_EQ(next->changes()[0].version, 2);
   EXPECT_EQ(next->changes()[1].postmortem_id, b.id());
+}
+
+TEST_F(PgIndexFeedTest, CompletingQueuesLinkRowsInTheSameTransaction) {
+  const v1::Postmortem a = Submit(Small("a"));
+  const v1::Postmortem b = Submit(Small("b"));
+  std::unique_ptr<OutboxBatch> batch = Claim(10);
+  ASSERT_NE(batch, nullptr);
+  ASSERT_TRUE(batch->CompleteAndQueueLinks({{a.id(), 1}, {b.id(), 1}}).ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM index_outbox"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM link_outbox"), 2);
+  // An index batch never hands out link rows, and the other way round.
+  std::unique_ptr<OutboxBatch> none = Claim(10);
+  ASSERT_NE(none, nullptr);
+  EXPECT_THAT(none->changes(), IsEmpty());
+
+  // A link batch carries the postmortem as it is now; while it is claimed,
+  // a second claim skips its rows.
+  ASSERT_TRUE(store_->Delete(b.id(), 1, Soon()).ok());
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> links = feed_->ClaimLinks(1);
+  ASSERT_TRUE(links.ok()) << links.status();
+  ASSERT_THAT((*links)->changes(), SizeIs(1));
+  EXPECT_EQ((*links)->changes()[0].postmortem_id, a.id());
+  EXPECT_FALSE((*links)->changes()[0].deleted);
+  EXPECT_EQ((*links)->changes()[0].postmortem.title(), "a");
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> rest = feed_->ClaimLinks(10);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_THAT((*rest)->changes(), SizeIs(1));
+  EXPECT_EQ((*rest)->changes()[0].postmortem_id, b.id());
+  EXPECT_TRUE((*rest)->changes()[0].deleted);
+
+  // Completing a link batch deletes its rows only.
+  ASSERT_TRUE((*links)->Complete().ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM link_outbox"), 1);
+  rest->reset();  // released, not deleted
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM link_outbox"), 1);
+}
+
+TEST_F(PgIndexFeedTest, AFailedCompletionQueuesNoLinkRows) {
+  const v1::Postmortem a = Submit(Small("a"));
+  std::unique_ptr<OutboxBatch> batch = Claim(10);
+  ASSERT_NE(batch, nullptr);
+  // Not a uuid: the insert fails after the delete, in the same transaction.
+  absl::Status failed = batch->CompleteAndQueueLinks({{"not-a-uuid", 1}});
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.code(), absl::StatusCode::kUnknown) << failed;
+  batch.reset();
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM index_outbox"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM link_outbox"), 0);
+  // Claimed again as if nothing had happened.
+  std::unique_ptr<OutboxBatch> again = Claim(10);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(IdsOf(*again), std::set<std::string>{a.id()});
 }
 
 TEST_F(PgIndexFeedTest, WaitForWorkReturnsSoonAfterASubmit) {
@@ -330,6 +391,24 @@ TEST_F(PgIndexFeedTest, StatsCountsAndAgesTheOutbox) {
   EXPECT_EQ(stats->pending, 2);
   EXPECT_LT(stats->oldest_age, absl::Minutes(1));
   EXPECT_GT(stats->oldest_age, absl::ZeroDuration());
+  EXPECT_EQ(stats->link_pending, 0);
+  EXPECT_EQ(stats->link_oldest_age, absl::ZeroDuration());
+
+  // Link rows are counted and aged on their own.
+  batch = Claim(1);
+  ASSERT_NE(batch, nullptr);
+  ASSERT_TRUE(
+      batch->CompleteAndQueueLinks({{batch->changes()[0].postmortem_id, 1}})
+          .ok());
+  Exec(
+      "UPDATE link_outbox SET enqueued_at = clock_timestamp() - "
+      "interval '2 hours'");
+  stats = feed_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->pending, 1);
+  EXPECT_EQ(stats->link_pending, 1);
+  EXPECT_GE(stats->link_oldest_age, absl::Hours(2));
+  EXPECT_LT(stats->oldest_age, absl::Minutes(1));
 }
 
 TEST_F(PgIndexFeedTest, ForEachPostmortemVisitsLiveOnesAcrossChunks) {

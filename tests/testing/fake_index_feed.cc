@@ -9,28 +9,31 @@ namespace deja::testing {
 
 class FakeIndexFeed::Batch : public OutboxBatch {
  public:
-  Batch(FakeIndexFeed* feed, std::vector<IndexChange> changes,
+  Batch(FakeIndexFeed* feed, bool links, std::vector<IndexChange> changes,
         std::vector<int64_t> sequences)
       : feed_(feed),
+        links_(links),
         changes_(std::move(changes)),
         sequences_(std::move(sequences)) {}
   ~Batch() override {
-    if (!completed_) feed_->ReleaseRows(sequences_);
+    if (!completed_) feed_->ReleaseRows(links_, sequences_);
   }
 
   const std::vector<IndexChange>& changes() const override { return changes_; }
   int64_t row_count() const override {
     return static_cast<int64_t>(sequences_.size());
   }
-  absl::Status Complete() override {
+  absl::Status CompleteAndQueueLinks(
+      const std::vector<LinkRequest>& to_link) override {
     if (completed_) return absl::OkStatus();
-    absl::Status status = feed_->CompleteRows(sequences_);
+    absl::Status status = feed_->CompleteRows(links_, sequences_, to_link);
     if (status.ok()) completed_ = true;
     return status;
   }
 
  private:
   FakeIndexFeed* const feed_;
+  const bool links_;
   const std::vector<IndexChange> changes_;
   const std::vector<int64_t> sequences_;
   bool completed_ = false;
@@ -83,6 +86,11 @@ int64_t FakeIndexFeed::outbox_rows() const {
   return static_cast<int64_t>(rows_.size());
 }
 
+int64_t FakeIndexFeed::link_rows() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(link_rows_.size());
+}
+
 int FakeIndexFeed::claim_calls() const {
   absl::MutexLock lock(&mu_);
   return claim_calls_;
@@ -100,10 +108,24 @@ absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::Claim(
   if (std::optional<absl::Status> failure = TakeFailure(Method::kClaim)) {
     return *failure;
   }
+  return ClaimFrom(rows_, max_rows);
+}
+
+absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::ClaimLinks(
+    int max_rows) {
+  absl::MutexLock lock(&mu_);
+  if (std::optional<absl::Status> failure = TakeFailure(Method::kClaimLinks)) {
+    return *failure;
+  }
+  return ClaimFrom(link_rows_, max_rows);
+}
+
+std::unique_ptr<OutboxBatch> FakeIndexFeed::ClaimFrom(std::vector<Row>& rows,
+                                                      int max_rows) {
   std::vector<IndexChange> changes;
   std::vector<int64_t> sequences;
   std::map<std::string, size_t> change_of;  // postmortem id -> changes index
-  for (Row& row : rows_) {
+  for (Row& row : rows) {
     if (static_cast<int>(sequences.size()) >= max_rows) break;
     if (row.claimed) continue;
     row.claimed = true;
@@ -124,8 +146,8 @@ absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::Claim(
     change.deleted = live == live_.end();
     change.postmortem = change.deleted ? v1::Postmortem() : live->second;
   }
-  return std::unique_ptr<OutboxBatch>(
-      new Batch(this, std::move(changes), std::move(sequences)));
+  return std::unique_ptr<OutboxBatch>(new Batch(
+      this, &rows == &link_rows_, std::move(changes), std::move(sequences)));
 }
 
 absl::StatusOr<WaitOutcome> FakeIndexFeed::WaitForWork(absl::Duration timeout) {
@@ -155,6 +177,10 @@ absl::StatusOr<OutboxStats> FakeIndexFeed::Stats() {
   stats.pending = static_cast<int64_t>(rows_.size());
   if (!rows_.empty())
     stats.oldest_age = absl::Now() - rows_.front().enqueued_at;
+  stats.link_pending = static_cast<int64_t>(link_rows_.size());
+  if (!link_rows_.empty()) {
+    stats.link_oldest_age = absl::Now() - link_rows_.front().enqueued_at;
+  }
   return stats;
 }
 
@@ -200,24 +226,35 @@ void FakeIndexFeed::AddRow(const std::string& postmortem_id, int64_t version,
 }
 
 absl::Status FakeIndexFeed::CompleteRows(
-    const std::vector<int64_t>& sequences) {
+    bool links, const std::vector<int64_t>& sequences,
+    const std::vector<LinkRequest>& to_link) {
   absl::MutexLock lock(&mu_);
   if (std::optional<absl::Status> failure = TakeFailure(Method::kComplete)) {
     return *failure;
   }
-  rows_.erase(std::remove_if(rows_.begin(), rows_.end(),
-                             [&](const Row& row) {
-                               return std::find(
-                                          sequences.begin(), sequences.end(),
-                                          row.sequence) != sequences.end();
-                             }),
-              rows_.end());
+  std::vector<Row>& rows = links ? link_rows_ : rows_;
+  rows.erase(std::remove_if(rows.begin(), rows.end(),
+                            [&](const Row& row) {
+                              return std::find(sequences.begin(),
+                                               sequences.end(),
+                                               row.sequence) != sequences.end();
+                            }),
+             rows.end());
+  for (const LinkRequest& request : to_link) {
+    Row row;
+    row.sequence = next_sequence_++;
+    row.postmortem_id = request.postmortem_id;
+    row.version = request.version;
+    row.enqueued_at = absl::Now();
+    link_rows_.push_back(std::move(row));
+  }
   return absl::OkStatus();
 }
 
-void FakeIndexFeed::ReleaseRows(const std::vector<int64_t>& sequences) {
+void FakeIndexFeed::ReleaseRows(bool links,
+                                const std::vector<int64_t>& sequences) {
   absl::MutexLock lock(&mu_);
-  for (Row& row : rows_) {
+  for (Row& row : links ? link_rows_ : rows_) {
     if (std::find(sequences.begin(), sequences.end(), row.sequence) !=
         sequences.end()) {
       row.claimed = false;

@@ -2,9 +2,10 @@
 #define DEJA_TESTS_TESTING_FAKE_INDEX_FEED_H_
 
 // An in-memory IndexFeed for unit tests, keeping the contract of
-// core/index_feed.h: outbox rows claimed oldest first and held until
-// Complete() (deleted) or the batch's destruction (released); several rows of
-// one postmortem become one change carrying the postmortem as it is now;
+// core/index_feed.h: outbox rows (and link rows) claimed oldest first and
+// held until completed (deleted, and the link requests queued) or the batch's
+// destruction (released); several rows of one postmortem become one change
+// carrying the postmortem as it is now;
 // WaitForWork() wakes on a notification that arrived since the last wait,
 // like LISTEN/NOTIFY. Plus fault injection per method. Thread-safe; batches
 // must not outlive the feed.
@@ -26,7 +27,14 @@ namespace deja::testing {
 
 class FakeIndexFeed : public IndexFeed {
  public:
-  enum class Method { kClaim, kComplete, kWaitForWork, kStats, kForEach };
+  enum class Method {
+    kClaim,
+    kClaimLinks,
+    kComplete,
+    kWaitForWork,
+    kStats,
+    kForEach
+  };
 
   FakeIndexFeed();
   ~FakeIndexFeed() override;
@@ -48,7 +56,8 @@ class FakeIndexFeed : public IndexFeed {
   void WakeLate(absl::Duration delay);
 
   // The next `times` calls of `method` return `status` and change nothing
-  // (Complete() then leaves its rows claimed until the batch is destroyed).
+  // (a failed Complete leaves its rows claimed until the batch is destroyed;
+  // kComplete counts the completions of both queues).
   void FailNext(Method method, absl::Status status, int times = 1);
   // Runs once per ForEachPostmortem(), after its snapshot is taken and
   // before the first visit: lets a test write "during" a rebuild.
@@ -56,10 +65,14 @@ class FakeIndexFeed : public IndexFeed {
 
   // Outbox rows present (claimed or not).
   int64_t outbox_rows() const;
+  // Link rows present (claimed or not).
+  int64_t link_rows() const;
   int claim_calls() const;
   int for_each_calls() const;
 
   absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int max_rows) override;
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimLinks(
+      int max_rows) override;
   absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration timeout) override;
   absl::StatusOr<OutboxStats> Stats() override;
   absl::Status ForEachPostmortem(
@@ -84,13 +97,18 @@ class FakeIndexFeed : public IndexFeed {
   void AddRow(const std::string& postmortem_id, int64_t version,
               std::optional<v1::Postmortem> snapshot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Called by batches.
-  absl::Status CompleteRows(const std::vector<int64_t>& sequences);
-  void ReleaseRows(const std::vector<int64_t>& sequences);
+  // Claims from `rows` (rows_ or link_rows_).
+  std::unique_ptr<OutboxBatch> ClaimFrom(std::vector<Row>& rows, int max_rows)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Called by batches; `links` says which queue their rows are in.
+  absl::Status CompleteRows(bool links, const std::vector<int64_t>& sequences,
+                            const std::vector<LinkRequest>& to_link);
+  void ReleaseRows(bool links, const std::vector<int64_t>& sequences);
 
   mutable absl::Mutex mu_;
   int64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<Row> rows_ ABSL_GUARDED_BY(mu_);
+  std::vector<Row> link_rows_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, v1::Postmortem> live_ ABSL_GUARDED_BY(mu_);
   bool notified_ ABSL_GUARDED_BY(mu_) = false;
   absl::Duration woken_late_by_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
