@@ -203,6 +203,24 @@ int64_t IndexedVersion(const Xapian::Database& db, const std::string& id_term) {
   return index::VersionOf(db.get_document(*it));
 }
 
+// Failures that may pass (the database or the disk): the batch is tried
+// again. Any other failure would repeat on every replay.
+bool IsTransient(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsAborted(status) ||
+         absl::IsDeadlineExceeded(status) || absl::IsResourceExhausted(status);
+}
+
+// Raises the calling thread's nice value to kLinkerNice, never lowering it
+// (Linux: a thread's nice value is its own). Failing leaves it at the
+// process's, which is only slower under load.
+void LowerThisThreadsPriority() {
+  const auto thread = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int current = getpriority(PRIO_PROCESS, thread);
+  if (errno != 0 || current >= kLinkerNice) return;
+  setpriority(PRIO_PROCESS, thread, kLinkerNice);
+}
+
 class XapianIndexSync final : public IndexSync {
  public:
   XapianIndexSync(IndexFeed& feed, const IndexSyncOptions& options, int lock_fd)
@@ -327,13 +345,11 @@ class XapianIndexSync final : public IndexSync {
   // searchable, from link_outbox, at a lower CPU priority. Woken by Loop()
   // after each batch, and polls (rows left by a crash or a restart).
   void LinkLoop() {
-    // Linux: a thread's nice value is its own. Failing leaves it at the
-    // process's, which is only slower under load.
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
-                kLinkerNice);
+    LowerThisThreadsPriority();
     absl::Duration backoff = absl::ZeroDuration();
     while (!StopRequested()) {
       const absl::Status status = DrainLinks(/*stop_aware=*/true).status();
+      if (absl::IsCancelled(status) && StopRequested()) break;
       RecordOutcome(status, Worker::kLinker);
       if (!status.ok()) {
         BackOff(backoff);
@@ -427,17 +443,14 @@ class XapianIndexSync final : public IndexSync {
           feed_.ClaimLinks(kLinkBatchRows);
       if (!batch.ok()) return Annotate(batch.status(), "claim link rows");
       if ((*batch)->changes().empty()) break;
+      // The generation in use now. A rebuild meanwhile leaves it in place
+      // (RemoveOldGenerations keeps the one before the current one).
+      std::string path;
       {
-        // A rebuild removes the generation it replaced only once no batch
-        // reads it any more.
-        absl::ReaderMutexLock generation(&generation_mu_);
-        std::string path;
-        {
-          absl::MutexLock state(&state_mu_);
-          path = index_path_;
-        }
-        DEJA_RETURN_IF_ERROR(LinkRecurrences(path, **batch));
+        absl::MutexLock state(&state_mu_);
+        path = index_path_;
       }
+      DEJA_RETURN_IF_ERROR(LinkRecurrences(path, **batch, stop_aware));
       DEJA_RETURN_IF_ERROR(
           Annotate((*batch)->Complete(), "complete link rows"));
       linked += (*batch)->row_count();
@@ -505,7 +518,7 @@ class XapianIndexSync final : public IndexSync {
   // is skipped. Runs beside the writer (DrainLinks), so it touches neither
   // db_ nor any state of the cycle.
   absl::Status LinkRecurrences(const std::string& path,
-                               const OutboxBatch& batch) const {
+                               const OutboxBatch& batch, bool stop_aware) {
     if (options_.recurrences == nullptr) return absl::OkStatus();
     const absl::Time start = absl::Now();
     std::unique_ptr<Xapian::Database> reader;
@@ -516,6 +529,9 @@ class XapianIndexSync final : public IndexSync {
     }
     int linked = 0;
     for (const IndexChange& change : batch.changes()) {
+      // A batch takes seconds under load: Stop() should not wait for it.
+      // Its rows stay and are linked again after the restart.
+      if (stop_aware && StopRequested()) return CancelledLinking();
       if (change.deleted) continue;
       // A newer version is indexed already: its own link row links it,
       // with its own start time (this one's could point the wrong way).
@@ -533,8 +549,7 @@ class XapianIndexSync final : public IndexSync {
         // is a defect that would fail the same way on every replay, so this
         // postmortem goes without suggestions rather than stopping the
         // indexer for everyone.
-        if (absl::IsUnavailable(links.status()) ||
-            absl::IsAborted(links.status())) {
+        if (IsTransient(links.status())) {
           return Annotate(links.status(), "find recurrences");
         }
         if (!absl::IsNotFound(links.status())) {
@@ -543,9 +558,17 @@ class XapianIndexSync final : public IndexSync {
         }
         continue;
       }
-      DEJA_RETURN_IF_ERROR(Annotate(
+      const absl::Status recorded = Annotate(
           options_.recurrences->RecordSuggestions(change.postmortem_id, *links),
-          absl::StrCat("record recurrence links of ", change.postmortem_id)));
+          absl::StrCat("record recurrence links of ", change.postmortem_id));
+      if (IsTransient(recorded)) return recorded;
+      if (!recorded.ok()) {
+        // It would fail the same way on every replay, and the rows behind
+        // it would wait forever.
+        LogEvent(
+            absl::StrCat("recurrence links skipped: ", recorded.ToString()));
+        continue;
+      }
       ++linked;
     }
     const absl::Duration took = absl::Now() - start;
@@ -702,6 +725,10 @@ class XapianIndexSync final : public IndexSync {
     return absl::CancelledError("the index rebuild was cancelled (stopping)");
   }
 
+  static absl::Status CancelledLinking() {
+    return absl::CancelledError("recurrence linking was cancelled (stopping)");
+  }
+
   absl::StatusOr<v1::RebuildIndexResponse> RebuildGenerationLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
     const absl::Time start = absl::Now();
@@ -767,13 +794,8 @@ class XapianIndexSync final : public IndexSync {
     CloseWriterLocked();
     AdoptLocked(std::move(fresh), path, documents, built_at);
     rebuild_needed_ = false;
-    absl::Status removed;
-    {
-      // The linker may still read the old generation.
-      absl::MutexLock generation(&generation_mu_);
-      removed = index::RemoveOldGenerations(options_.index_dir);
-    }
-    if (!removed.ok()) {
+    if (absl::Status removed = index::RemoveOldGenerations(options_.index_dir);
+        !removed.ok()) {
       // Only disk space is at stake; the next rebuild tries again.
       LogEvent(removed.ToString());
     }
@@ -837,11 +859,6 @@ class XapianIndexSync final : public IndexSync {
   std::string db_path_ ABSL_GUARDED_BY(cycle_mu_);
   // The index in use turned out corrupt: the next open rebuilds it.
   bool rebuild_needed_ ABSL_GUARDED_BY(cycle_mu_) = false;
-
-  // Held shared by the linker while it reads a generation, exclusively by a
-  // rebuild while it removes the generations it replaced.
-  absl::Mutex generation_mu_ ABSL_ACQUIRED_AFTER(cycle_mu_)
-      ABSL_ACQUIRED_BEFORE(state_mu_);
 
   // What Status() reports, and the loop's stop flag.
   absl::Mutex state_mu_;

@@ -232,8 +232,8 @@ int Run(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_once)) {
     absl::StatusOr<int64_t> rows = (*sync)->RunOnce();
     if (!rows.ok()) {
-      return LogAndFail(
-          absl::StrCat("indexing failed: ", rows.status().ToString()));
+      return LogAndFail(absl::StrCat("indexing or recurrence linking failed: ",
+                                     rows.status().ToString()));
     }
     std::cout << "applied " << *rows << " outbox rows; "
               << Describe((*sync)->Status()) << "\n";

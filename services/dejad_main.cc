@@ -374,7 +374,7 @@ int Run(int argc, char** argv) {
     const absl::Time index_start = absl::Now();
     IndexSyncOptions sync_options;
     sync_options.index_dir = index_dir;
-    // Recurrence links are recorded as postmortems are indexed.
+    // Recurrence links are recorded just behind the index (link_pending).
     sync_options.recurrences = recurrence_store->get();
     absl::StatusOr<std::unique_ptr<IndexSync>> opened =
         IndexSync::Open(**feed, sync_options);

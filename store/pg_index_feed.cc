@@ -246,11 +246,12 @@ class PgOutboxBatch : public OutboxBatch {
       txn_->commit();
       completed_ = true;
     } catch (const std::exception& e) {
-      status = StatusFromPqxx(e, "complete outbox batch");
+      status = StatusFromPqxx(e, absl::StrCat("complete ", queue_->name));
       Release(IsBroken(e, lease_->connection(), status));
     } catch (...) {
       status = absl::InternalError(
-          "complete outbox batch: unknown exception from the database layer");
+          absl::StrCat("complete ", queue_->name,
+                       ": unknown exception from the database layer"));
       Release(/*broken=*/true);
     }
     if (completed_) Release(/*broken=*/false);

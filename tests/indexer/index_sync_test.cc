@@ -615,7 +615,7 @@ TEST_F(IndexSyncTest, TheLoopAppliesANotifiedChangePromptly) {
   absl::SleepFor(absl::Milliseconds(100));  // the loop is waiting by now
 
   feed_.Put(MakePostmortem(1, 1, "Notified"));
-  // Searchable first; the outbox row is completed once the batch is linked.
+  // Searchable, and the outbox row completed.
   const absl::Duration took = WaitUntil(
       [&] {
         return sync->Status().documents() == 1 && feed_.outbox_rows() == 0;
@@ -641,7 +641,7 @@ TEST_F(IndexSyncTest, AWakeUpReportedLateIsStillAWakeUp) {
   absl::SleepFor(absl::Milliseconds(100));
 
   feed_.Put(MakePostmortem(1, 1, "Woken late"));
-  // Searchable first; the outbox row is completed once the batch is linked.
+  // Searchable, and the outbox row completed.
   const absl::Duration took = WaitUntil(
       [&] {
         return sync->Status().documents() == 1 && feed_.outbox_rows() == 0;
@@ -1062,14 +1062,16 @@ TEST_F(IndexSyncLinkingTest, ChangesAreSearchableWhileLinkingIsStuck) {
   EXPECT_FALSE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
 }
 
-TEST_F(IndexSyncLinkingTest, TheLinkerCatchesUpOnItsOwn) {
-  options_.poll_interval = absl::Milliseconds(20);
+TEST_F(IndexSyncLinkingTest, TheLinkerIsWokenByEachCompletedBatch) {
+  // Polling alone would take 30 s: the links must come from the wake-up.
+  options_.poll_interval = absl::Seconds(30);
   std::unique_ptr<IndexSync> sync = OpenOrDie();
   ASSERT_NE(sync, nullptr);
   sync->Start();
+  absl::SleepFor(absl::Milliseconds(100));  // both threads wait by now
   feed_.Put(PoolPostmortem(1, kJan2024 + 86400));
   feed_.Put(PoolPostmortem(2, kJan2024));
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
   while (absl::Now() < deadline &&
          !recurrences_.Find(IdOf(1), IdOf(2)).has_value()) {
     absl::SleepFor(absl::Milliseconds(10));
@@ -1079,7 +1081,46 @@ TEST_F(IndexSyncLinkingTest, TheLinkerCatchesUpOnItsOwn) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_EQ(feed_.link_rows(), 0);
+  EXPECT_EQ(sync->Status().link_pending(), 0);
+  // Stop() does not wait out the poll either.
+  const absl::Time stopping = absl::Now();
   sync->Stop();
+  EXPECT_LT(absl::Now() - stopping, absl::Seconds(1));
+}
+
+TEST_F(IndexSyncLinkingTest, ARecordingRefusedForGoodIsSkipped) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  feed_.Put(PoolPostmortem(1, kJan2024 + 86400));
+  feed_.Put(PoolPostmortem(2, kJan2024));
+  // Not a passing trouble: replaying would fail the same way, and hold up
+  // every link row behind it.
+  recurrences_.FailNext(
+      testing::FakeRecurrenceStore::Method::kRecordSuggestions,
+      absl::InvalidArgumentError("score: must be 0..1"));
+  absl::StatusOr<int64_t> applied = sync->RunOnce();
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(feed_.link_rows(), 0);
+  EXPECT_EQ(recurrences_.record_calls().size(), 2u);
+}
+
+TEST_F(IndexSyncLinkingTest, LinkingGoesOnAfterARestartOfTheLoops) {
+  options_.poll_interval = absl::Milliseconds(50);
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  sync->Start();
+  sync->Stop();
+  feed_.Put(PoolPostmortem(1, kJan2024 + 86400));
+  feed_.Put(PoolPostmortem(2, kJan2024));
+  sync->Start();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline &&
+         !(feed_.outbox_rows() == 0 && feed_.link_rows() == 0)) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  sync->Stop();
+  EXPECT_EQ(feed_.link_rows(), 0);
+  EXPECT_TRUE(recurrences_.Find(IdOf(1), IdOf(2)).has_value());
 }
 
 TEST_F(IndexSyncLinkingTest, WithLinkingOffNothingIsQueued) {

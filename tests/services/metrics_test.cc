@@ -173,12 +173,16 @@ TEST(MetricsTest, IndexGaugesShowTheStatusAndKeepItWhenReadingFails) {
   status->set_pending(3);
   status->set_lag_seconds(1.5);
   status->set_documents(42);
+  status->set_link_pending(7);
+  status->set_link_lag_seconds(2.5);
   AddIndexGauges(
       registry, [&status] { return status; }, errors);
   std::string text = registry.Render();
   EXPECT_THAT(text, HasSubstr("deja_index_lag_seconds 1.5\n"));
   EXPECT_THAT(text, HasSubstr("deja_index_outbox_pending 3\n"));
   EXPECT_THAT(text, HasSubstr("deja_index_documents 42\n"));
+  EXPECT_THAT(text, HasSubstr("deja_index_link_pending 7\n"));
+  EXPECT_THAT(text, HasSubstr("deja_index_link_lag_seconds 2.5\n"));
 
   status = absl::UnavailableError("database down");
   text = registry.Render();
