@@ -294,5 +294,26 @@ TEST(DocumentBuilderTest, SpellingDataOnlyWithADatabase) {
               Not(::testing::HasSubstr("XC")));
 }
 
+TEST(DocumentBuilderTest, LogLinesAddNoSpellingWords) {
+  TempDatabase temp;
+  Xapian::WritableDatabase& db = temp.db();
+  v1::Postmortem postmortem = SamplePostmortem();
+  postmortem.clear_log_lines();
+  postmortem.add_log_lines(
+      "kafkabrokr0 quarantined partitionz after fsyncgate");
+  db.replace_document(IdTerm("a"), BuildDocument(postmortem, &db));
+  db.commit();
+  // Searchable, as log text...
+  EXPECT_GT(db.get_termfreq("quarantined"), 0u);
+  // ...but not offered as the correction of a word (log lines are mostly
+  // identifiers), while the prose still is.
+  for (Xapian::TermIterator it = db.spellings_begin(); it != db.spellings_end();
+       ++it) {
+    EXPECT_NE(*it, "quarantined");
+    EXPECT_NE(*it, "kafkabrokr0");
+  }
+  EXPECT_EQ(db.get_spelling_suggestion("pgbouncr"), "pgbouncer");
+}
+
 }  // namespace
 }  // namespace deja::index
