@@ -6,8 +6,8 @@
 // (replace_document on "Q"+id unless the index already holds a newer
 // version; delete_document for deletions), commits Xapian, then completes
 // the batch. It wakes on NOTIFY and also polls, so a lost notification only
-// delays a change by one poll interval. With recurrence linking on, a second
-// thread (the linker) records the links of what was indexed, behind it and
+// delays a change by one poll interval. With recurrence linking on, two more
+// threads (the linkers) record the links of what was indexed, behind it and
 // at a lower CPU priority, from the link rows each completed batch queues.
 //
 // Open() takes the index's write lock: a second writer on the same index_dir

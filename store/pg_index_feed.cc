@@ -30,10 +30,10 @@ namespace {
 constexpr char kChannel[] = "deja_index";
 
 // Each claimed batch holds one of these until it is completed or dropped.
-// An indexer holds one for the batch it applies and one for the batch it
-// links; the others leave room for a concurrent RunOnce() or a second
-// indexer in the same process.
-constexpr int kClaimConnections = 4;
+// An indexer holds one for the batch it applies and one for each of its two
+// linkers' batches; the others leave room for a concurrent RunOnce() or a
+// second indexer in the same process.
+constexpr int kClaimConnections = 6;
 // Stats() and ForEachPostmortem().
 constexpr int kQueryConnections = 2;
 // How long a call waits for a free pooled connection; also bounds connecting.

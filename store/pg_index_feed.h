@@ -5,7 +5,7 @@
 // index_outbox table and the deja_index NOTIFY channel of schema/0001 and
 // the link_outbox table of schema/0004.
 //
-// Connections are bounded: four for claimed batches (each batch keeps its
+// Connections are bounded: six for claimed batches (each batch keeps its
 // transaction, and so one connection, until it is completed or destroyed; a
 // claim that finds all held for 5 s answers RESOURCE_EXHAUSTED), two for
 // Stats() and ForEachPostmortem(), and one that LISTENs for WaitForWork().
