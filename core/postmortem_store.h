@@ -49,10 +49,10 @@ class PostmortemStore {
                                               absl::string_view request_id,
                                               absl::Time deadline) = 0;
 
-  // Several submits in one transaction (bulk import): each is Submit's work
-  // in its own savepoint, so one that fails (a request_id reused for other
-  // content, say) is undone alone and reported in its slot, and the others
-  // are committed together, with one durable commit instead of one each.
+  // Several submits in one transaction (bulk import), with one durable
+  // commit instead of one each: one that fails (a request_id reused for
+  // other content, say, or a row the database refuses) is undone alone and
+  // reported in its slot, and the others are committed together.
   // Results come in the order of `items`. An error for the whole call means
   // nothing was stored. The default runs Submit once per item.
   struct SubmitItem {

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -123,11 +124,13 @@ absl::StatusOr<int64_t> BackfillBatch(pqxx::connection& conn, int batch_rows) {
       std::vector<std::string>& lines = lines_by_id[row[0].as<std::string>()];
       if (!row[1].is_null()) lines.push_back(row[1].as<std::string>());
     }
-    for (const auto& [id, lines] : lines_by_id) {
-      if (absl::Status s = RewriteSignatureRows(tx, id, lines); !s.ok()) {
-        return s;
-      }
+    std::vector<std::string> ids;
+    std::vector<std::vector<std::string>> lines;
+    for (auto& [id, id_lines] : lines_by_id) {
+      ids.push_back(id);
+      lines.push_back(std::move(id_lines));
     }
+    if (!ids.empty()) RewriteSignatureRows(tx, ids, lines);
     tx.commit();
     return static_cast<int64_t>(lines_by_id.size());
   });

@@ -108,75 +108,111 @@ absl::StatusOr<LockedPostmortem> LockLivePostmortem(pqxx::work& txn,
   return locked;
 }
 
-// Writes `postmortem` (id, version and times already set) with its detail
-// rows, declared recurrence links, error signatures, action item history and
-// an outbox entry.
-absl::Status WritePostmortem(
-    pqxx::transaction_base& txn, const v1::Postmortem& postmortem,
+// Writes `postmortems` (ids, versions and times already set) with their
+// detail rows, declared recurrence links, error signatures, action item
+// history and outbox entries, one statement per table for all of them.
+absl::Status WritePostmortems(
+    pqxx::transaction_base& txn,
+    const std::vector<const v1::Postmortem*>& postmortems,
     const std::map<std::string, std::vector<v1::ActionItemChange>>& changes) {
-  DEJA_ASSIGN_OR_RETURN(const std::string document, DocumentJson(postmortem));
-  WritePostmortemRow(txn, postmortem, document);
+  std::string documents = "[";
+  std::vector<std::string> ids;
+  std::vector<int64_t> versions;
+  std::vector<std::vector<std::string>> log_lines;
   // Version 1 is only ever written by a submit, for a new id.
-  const PriorRows prior =
-      postmortem.version() == 1 ? PriorRows::kNone : PriorRows::kMayExist;
-  RewriteDetailRows(txn, postmortem.id(), prior);
-  SyncDeclaredLinks(txn, postmortem.id(), prior);
-  const std::vector<std::string> log_lines(postmortem.log_lines().begin(),
-                                           postmortem.log_lines().end());
-  DEJA_RETURN_IF_ERROR(
-      RewriteSignatureRows(txn, postmortem.id(), log_lines, prior));
-  SyncActionItemRows(txn, postmortem.id(), prior);
+  PriorRows prior = PriorRows::kNone;
+  for (const v1::Postmortem* postmortem : postmortems) {
+    DEJA_ASSIGN_OR_RETURN(const std::string document,
+                          DocumentJson(*postmortem));
+    if (!ids.empty()) documents += ',';
+    documents += document;
+    ids.push_back(postmortem->id());
+    versions.push_back(postmortem->version());
+    log_lines.emplace_back(postmortem->log_lines().begin(),
+                           postmortem->log_lines().end());
+    if (postmortem->version() != 1) prior = PriorRows::kMayExist;
+  }
+  documents += ']';
+  WritePostmortemRows(txn, documents);
+  RewriteDetailRows(txn, ids, prior);
+  SyncDeclaredLinks(txn, ids, prior);
+  RewriteSignatureRows(txn, ids, log_lines, prior);
+  SyncActionItemRows(txn, ids, prior);
   for (const auto& [item_id, item_changes] : changes) {
     InsertActionItemChanges(txn, item_id, item_changes);
   }
-  InsertOutboxRow(txn, postmortem.id(), postmortem.version(), "upsert");
+  InsertOutboxRows(txn, ids, versions, "upsert");
   return absl::OkStatus();
 }
 
-// Makes concurrent submits of one request_id take turns until commit, so the
+// Makes concurrent submits of a request_id take turns until commit, so the
 // second sees the first's submit_requests row instead of creating a second
-// postmortem. The two-key form keeps these locks apart from single-key ones
-// (migrations). Unrelated ids that collide only wait for each other.
-void SerializeRequestId(pqxx::transaction_base& txn,
-                        const std::string& request_id) {
+// postmortem. The locks are taken in one order (of their keys), so two
+// batches never wait for each other crosswise. The two-key form keeps these
+// locks apart from single-key ones (migrations). Unrelated ids whose keys
+// collide only wait for each other.
+void SerializeRequestIds(pqxx::transaction_base& txn,
+                         const std::vector<std::string>& request_ids) {
   ExecPrepared(txn,
                "SELECT pg_advisory_xact_lock(hashtext('deja.submit_request'), "
-               "hashtext($1))",
-               request_id);
+               "                             hashtext(r)) "
+               "FROM (SELECT r FROM unnest($1::text[]) AS r "
+               "      ORDER BY hashtext(r) OFFSET 0) AS in_key_order",
+               SqlArray(request_ids));
 }
 
-// What makes two submits "the same content". `current` leaves out fields at
-// their default value, so a field added to Postmortem later does not change
-// the fingerprint of content that does not use it. `first_release` is the
-// form the first release stored (every field printed, before `narrative`
-// existed), still accepted so that retries of those submits keep replaying.
-struct SubmitFingerprint {
-  std::string current;
-  std::string first_release;
-};
+// Those of `request_ids` that an earlier submit used.
+std::vector<std::string> UsedRequestIds(
+    pqxx::transaction_base& txn, const std::vector<std::string>& request_ids) {
+  std::vector<std::string> used;
+  for (const pqxx::row& row :
+       ExecPrepared(txn,
+                    "SELECT request_id FROM submit_requests "
+                    "WHERE request_id = ANY($1::text[])",
+                    SqlArray(request_ids))) {
+    used.push_back(row[0].as<std::string>());
+  }
+  return used;
+}
 
-absl::StatusOr<SubmitFingerprint> FingerprintOf(
-    const v1::Postmortem& postmortem) {
-  SubmitFingerprint fingerprint;
+// What makes two submits "the same content": proto3 JSON of the stored form
+// without the fields at their default value, so a field added to Postmortem
+// later does not change the fingerprint of content that does not use it.
+absl::StatusOr<std::string> FingerprintOf(const v1::Postmortem& postmortem) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
+  std::string fingerprint;
   if (const auto status = google::protobuf::util::MessageToJsonString(
-          postmortem, &fingerprint.current, options);
+          postmortem, &fingerprint, options);
       !status.ok()) {
     return absl::InternalError(
         absl::StrCat("postmortem to JSON: ", status.ToString()));
   }
-  if (postmortem.narrative().empty()) {
-    DEJA_ASSIGN_OR_RETURN(fingerprint.first_release, DocumentJson(postmortem));
-    // The first release had no `narrative` field. Inside a JSON string a
-    // quote is always escaped, so this text can only be the top-level key.
-    constexpr char kNarrative[] = "\"narrative\":\"\",";
-    if (const size_t at = fingerprint.first_release.find(kNarrative);
-        at != std::string::npos) {
-      fingerprint.first_release.erase(at, sizeof kNarrative - 1);
-    }
+  return fingerprint;
+}
+
+// The form of the fingerprint the first release stored (every field
+// printed, before `narrative` existed), still accepted so that retries of
+// those submits keep replaying; `current` when the content has a narrative.
+absl::StatusOr<std::string> FirstReleaseFingerprintOf(
+    const v1::Postmortem& postmortem, const std::string& current) {
+  if (!postmortem.narrative().empty()) return current;
+  DEJA_ASSIGN_OR_RETURN(std::string fingerprint, DocumentJson(postmortem));
+  // The first release had no `narrative` field. Inside a JSON string a
+  // quote is always escaped, so this text can only be the top-level key.
+  constexpr char kNarrative[] = "\"narrative\":\"\",";
+  if (const size_t at = fingerprint.find(kNarrative); at != std::string::npos) {
+    fingerprint.erase(at, sizeof kNarrative - 1);
   }
   return fingerprint;
+}
+
+absl::Status RequestIdReused(absl::string_view request_id,
+                             absl::string_view postmortem_id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("request_id ", request_id,
+                   " was already used for different content (postmortem ",
+                   postmortem_id, ")"));
 }
 
 // The postmortem `request_id` created, as it is now, if there is one: replayed
@@ -184,7 +220,9 @@ absl::StatusOr<SubmitFingerprint> FingerprintOf(
 // that comes after an update sees the current version.
 absl::StatusOr<std::optional<SubmitResult>> FindEarlierSubmit(
     pqxx::transaction_base& txn, const std::string& request_id,
-    const SubmitFingerprint& fingerprint) {
+    const v1::Postmortem& postmortem, const std::string& fingerprint) {
+  DEJA_ASSIGN_OR_RETURN(const std::string first_release,
+                        FirstReleaseFingerprintOf(postmortem, fingerprint));
   const pqxx::result rows = ExecPrepared(
       txn,
       "SELECT s.content_sha256 IN (sha256(convert_to($2, 'UTF8')), "
@@ -193,13 +231,10 @@ absl::StatusOr<std::optional<SubmitResult>> FindEarlierSubmit(
       "       p.deleted_at IS NOT NULL "
       "FROM submit_requests s JOIN postmortems p ON p.id = s.postmortem_id "
       "WHERE s.request_id = $1",
-      request_id, fingerprint.current, fingerprint.first_release);
+      request_id, fingerprint, first_release);
   if (rows.empty()) return std::nullopt;
   if (!rows[0][0].as<bool>()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("request_id ", request_id,
-                     " was already used for different content (postmortem ",
-                     rows[0][1].as<std::string>(), ")"));
+    return RequestIdReused(request_id, rows[0][1].as<std::string>());
   }
   // A retry must never bring a retracted postmortem back, nor replay it.
   if (rows[0][3].as<bool>()) {
@@ -215,48 +250,152 @@ absl::StatusOr<std::optional<SubmitResult>> FindEarlierSubmit(
   return result;
 }
 
+void InsertSubmitRequests(pqxx::transaction_base& txn,
+                          const std::vector<std::string>& request_ids,
+                          const std::vector<std::string>& fingerprints,
+                          const std::vector<std::string>& postmortem_ids) {
+  ExecPrepared(txn,
+               "INSERT INTO submit_requests "
+               "(request_id, content_sha256, postmortem_id) "
+               "SELECT x.request_id, sha256(convert_to(x.fingerprint, "
+               "'UTF8')), x.postmortem_id "
+               "FROM unnest($1::text[], $2::text[], $3::uuid[]) "
+               "AS x(request_id, fingerprint, postmortem_id)",
+               SqlArray(request_ids), SqlArray(fingerprints),
+               SqlArray(postmortem_ids));
+}
+
+// One submit of SubmitAllIn, in the stored form.
+struct Submission {
+  size_t slot = 0;  // in the results
+  std::string request_id;
+  v1::Postmortem postmortem;
+  std::string fingerprint;
+  bool answered = false;  // by an earlier submit of its request_id
+};
+
+// Submit's work for all of `items` at once: each step is one statement for
+// every item, so a batch of an import costs about as many round trips as a
+// single submit. Results come in the order of `items`. An item whose
+// request_id was used before replays that submit or, for other content,
+// fails alone (FAILED_PRECONDITION); a request_id twice in `items` is one
+// submit, which the second replays. A database error throws and leaves the
+// whole batch for the caller to undo.
+absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> SubmitAllIn(
+    pqxx::transaction_base& txn,
+    const std::vector<PostmortemStore::SubmitItem>& items) {
+  std::vector<absl::StatusOr<SubmitResult>> results(
+      items.size(), absl::InternalError("not submitted"));
+  std::vector<Submission> submissions;
+  std::map<std::string, size_t> by_request_id;  // into submissions
+  std::vector<Submission> repeats;  // of a request_id earlier in `items`
+  for (size_t slot = 0; slot < items.size(); ++slot) {
+    Submission submission;
+    submission.slot = slot;
+    submission.request_id = items[slot].request_id;
+    submission.postmortem = NormalizeForStorage(*items[slot].postmortem);
+    for (v1::ActionItem& item : *submission.postmortem.mutable_action_items()) {
+      item.clear_id();  // output only on submit
+    }
+    DEJA_ASSIGN_OR_RETURN(submission.fingerprint,
+                          FingerprintOf(submission.postmortem));
+    if (!submission.request_id.empty() &&
+        !by_request_id.emplace(submission.request_id, submissions.size())
+             .second) {
+      repeats.push_back(std::move(submission));
+      continue;
+    }
+    submissions.push_back(std::move(submission));
+  }
+
+  if (!by_request_id.empty()) {
+    std::vector<std::string> request_ids;
+    for (const auto& [request_id, unused] : by_request_id) {
+      request_ids.push_back(request_id);
+    }
+    SerializeRequestIds(txn, request_ids);
+    for (const std::string& used : UsedRequestIds(txn, request_ids)) {
+      Submission& submission = submissions[by_request_id.at(used)];
+      absl::StatusOr<std::optional<SubmitResult>> earlier = FindEarlierSubmit(
+          txn, used, submission.postmortem, submission.fingerprint);
+      if (earlier.ok() && !earlier->has_value()) continue;  // none after all
+      submission.answered = true;
+      results[submission.slot] =
+          earlier.ok() ? absl::StatusOr<SubmitResult>(**std::move(earlier))
+                       : earlier.status();
+    }
+  }
+
+  std::vector<Submission*> creating;
+  int new_ids = 0;
+  for (Submission& submission : submissions) {
+    if (submission.answered) continue;
+    creating.push_back(&submission);
+    new_ids += 1 + submission.postmortem.action_items_size();
+  }
+  if (!creating.empty()) {
+    const std::vector<std::string> ids = NewIds(txn, new_ids);
+    const Timestamp now = TransactionNow(txn);
+    auto next_id = ids.begin();
+    std::vector<const v1::Postmortem*> postmortems;
+    std::vector<std::string> request_ids, fingerprints, postmortem_ids;
+    for (Submission* submission : creating) {
+      v1::Postmortem& postmortem = submission->postmortem;
+      postmortem.set_id(*next_id++);
+      postmortem.set_version(1);
+      *postmortem.mutable_created_at() = now;
+      *postmortem.mutable_updated_at() = now;
+      for (v1::ActionItem& item : *postmortem.mutable_action_items()) {
+        StartActionItem(*next_id++, now, item);
+      }
+      postmortems.push_back(&postmortem);
+      if (!submission->request_id.empty()) {
+        request_ids.push_back(submission->request_id);
+        fingerprints.push_back(submission->fingerprint);
+        postmortem_ids.push_back(postmortem.id());
+      }
+    }
+    DEJA_RETURN_IF_ERROR(WritePostmortems(txn, postmortems, {}));
+    if (!request_ids.empty()) {
+      InsertSubmitRequests(txn, request_ids, fingerprints, postmortem_ids);
+    }
+    for (Submission* submission : creating) {
+      results[submission->slot] =
+          SubmitResult{std::move(submission->postmortem), false};
+    }
+  }
+
+  for (const Submission& repeat : repeats) {
+    const absl::StatusOr<SubmitResult>& first =
+        results[submissions[by_request_id.at(repeat.request_id)].slot];
+    if (!first.ok()) {
+      results[repeat.slot] = first.status();
+    } else if (repeat.fingerprint !=
+               submissions[by_request_id.at(repeat.request_id)].fingerprint) {
+      results[repeat.slot] =
+          RequestIdReused(repeat.request_id, first->postmortem.id());
+    } else {
+      results[repeat.slot] = SubmitResult{first->postmortem, true};
+    }
+  }
+  return results;
+}
+
 absl::StatusOr<SubmitResult> SubmitIn(pqxx::transaction_base& txn,
                                       const v1::Postmortem& content,
                                       const std::string& request_id) {
-  v1::Postmortem postmortem = NormalizeForStorage(content);
-  for (v1::ActionItem& item : *postmortem.mutable_action_items()) {
-    item.clear_id();  // output only on submit
-  }
-  DEJA_ASSIGN_OR_RETURN(const SubmitFingerprint fingerprint,
-                        FingerprintOf(postmortem));
-  if (!request_id.empty()) {
-    SerializeRequestId(txn, request_id);
-    DEJA_ASSIGN_OR_RETURN(std::optional<SubmitResult> earlier,
-                          FindEarlierSubmit(txn, request_id, fingerprint));
-    if (earlier.has_value()) return *std::move(earlier);
-  }
-  const std::vector<std::string> ids =
-      NewIds(txn, 1 + postmortem.action_items_size());
-  const Timestamp now = TransactionNow(txn);
-  postmortem.set_id(ids[0]);
-  postmortem.set_version(1);
-  *postmortem.mutable_created_at() = now;
-  *postmortem.mutable_updated_at() = now;
-  for (int i = 0; i < postmortem.action_items_size(); ++i) {
-    StartActionItem(ids[1 + i], now, *postmortem.mutable_action_items(i));
-  }
-  DEJA_RETURN_IF_ERROR(WritePostmortem(txn, postmortem, {}));
-  if (!request_id.empty()) {
-    ExecPrepared(txn,
-                 "INSERT INTO submit_requests "
-                 "(request_id, content_sha256, postmortem_id) "
-                 "VALUES ($1, sha256(convert_to($2, 'UTF8')), $3::uuid)",
-                 request_id, fingerprint.current, postmortem.id());
-  }
-  return SubmitResult{std::move(postmortem), false};
+  DEJA_ASSIGN_OR_RETURN(std::vector<absl::StatusOr<SubmitResult>> results,
+                        SubmitAllIn(txn, {{&content, request_id}}));
+  return std::move(results.front());
 }
 
-// One item of SubmitMany: SubmitIn inside a savepoint, undone alone when it
-// fails. A broken connection is rethrown: the whole transaction is lost
-// then, and RunInTransaction deals with it. The savepoint is plain SQL, not
-// a pqxx::subtransaction: libpqxx 6.4 opens a subtransaction lazily, on its
-// first exec() or exec_params(), and exec_prepared() does not open it, so a
-// failing prepared statement would abort the whole transaction.
+// One item of SubmitMany's slow path: SubmitIn inside a savepoint, undone
+// alone when it fails. A broken connection is rethrown: the whole
+// transaction is lost then, and RunInTransaction deals with it. The
+// savepoint is plain SQL, not a pqxx::subtransaction: libpqxx 6.4 opens a
+// subtransaction lazily, on its first exec() or exec_params(), and
+// exec_prepared() does not open it, so a failing prepared statement would
+// abort the whole transaction.
 absl::StatusOr<SubmitResult> SubmitInSavepoint(
     pqxx::work& txn, const PostmortemStore::SubmitItem& item) {
   txn.exec0("SAVEPOINT submit_item");
@@ -271,6 +410,35 @@ absl::StatusOr<SubmitResult> SubmitInSavepoint(
   txn.exec0(result.ok() ? "RELEASE SAVEPOINT submit_item"
                         : "ROLLBACK TO SAVEPOINT submit_item");
   return result;
+}
+
+// SubmitMany's body: all items at once (SubmitAllIn) and, when the database
+// refuses that, one at a time, so that only the items it refuses fail.
+absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> SubmitManyIn(
+    pqxx::work& txn, const std::vector<PostmortemStore::SubmitItem>& items) {
+  txn.exec0("SAVEPOINT submit_all");
+  try {
+    absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> results =
+        SubmitAllIn(txn, items);
+    txn.exec0("RELEASE SAVEPOINT submit_all");
+    return results;
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Out of time, the slow path would be too.
+    const absl::Status status = StatusFromPqxx(e, "submit postmortems");
+    if (status.code() == absl::StatusCode::kDeadlineExceeded ||
+        status.code() == absl::StatusCode::kUnavailable) {
+      throw;
+    }
+  }
+  txn.exec0("ROLLBACK TO SAVEPOINT submit_all");
+  std::vector<absl::StatusOr<SubmitResult>> results;
+  results.reserve(items.size());
+  for (const PostmortemStore::SubmitItem& item : items) {
+    results.push_back(SubmitInSavepoint(txn, item));
+  }
+  return results;
 }
 
 absl::StatusOr<v1::Postmortem> GetIn(pqxx::work& txn, const std::string& id) {
@@ -410,7 +578,7 @@ absl::StatusOr<v1::Postmortem> UpdateIn(pqxx::work& txn,
   postmortem.set_version(locked.version + 1);
   *postmortem.mutable_created_at() = locked.postmortem.created_at();
   *postmortem.mutable_updated_at() = now;
-  DEJA_RETURN_IF_ERROR(WritePostmortem(txn, postmortem, changes));
+  DEJA_RETURN_IF_ERROR(WritePostmortems(txn, {&postmortem}, changes));
   return postmortem;
 }
 
@@ -440,8 +608,8 @@ absl::StatusOr<v1::ActionItem> UpdateActionItemIn(
   *item = updated;
   postmortem.set_version(locked.version + 1);
   *postmortem.mutable_updated_at() = now;
-  DEJA_RETURN_IF_ERROR(
-      WritePostmortem(txn, postmortem, {{updated.id(), std::move(changes)}}));
+  DEJA_RETURN_IF_ERROR(WritePostmortems(txn, {&postmortem},
+                                        {{updated.id(), std::move(changes)}}));
   return updated;
 }
 
@@ -461,7 +629,7 @@ absl::Status DeleteIn(pqxx::work& txn, const std::string& id,
                "UPDATE postmortems SET deleted_at = now(), updated_at = now(), "
                "version = $2::bigint WHERE id = $1::uuid",
                id, version + 1);
-  InsertOutboxRow(txn, id, version + 1, "delete");
+  InsertOutboxRows(txn, {id}, {version + 1}, "delete");
   return absl::OkStatus();
 }
 
@@ -473,7 +641,7 @@ absl::Status DeleteIn(pqxx::work& txn, const std::string& id,
 // and sequential scans ruled out, against 354/s planned per call (10,000
 // generated postmortems through ImportPostmortems, indexer off, same
 // machine and hour).
-constexpr char kStoreSessionSetup[] = "SET plan_cache_mode = force_custom_plan";
+constexpr char kStoreSessionSetup[] = "SET plan_cache_mode = auto";
 
 class PgStore : public PostmortemStore {
  public:
@@ -492,17 +660,9 @@ class PgStore : public PostmortemStore {
 
   absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> SubmitMany(
       const std::vector<SubmitItem>& items, absl::Time deadline) override {
-    return InTransaction(
-        "submit postmortems", deadline,
-        [&](pqxx::work& txn)
-            -> absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> {
-          std::vector<absl::StatusOr<SubmitResult>> results;
-          results.reserve(items.size());
-          for (const SubmitItem& item : items) {
-            results.push_back(SubmitInSavepoint(txn, item));
-          }
-          return results;
-        });
+    return InTransaction("submit postmortems", deadline, [&](pqxx::work& txn) {
+      return SubmitManyIn(txn, items);
+    });
   }
 
   absl::StatusOr<v1::Postmortem> Get(absl::string_view id,

@@ -41,16 +41,31 @@ std::optional<std::string> TimestampParam(bool present,
   return SqlTimestamp(timestamp);
 }
 
-constexpr char kUpsertPostmortem[] = R"sql(
+// Severity is the enum's name in a document ("SEV2"), or its number when
+// the value has no name (which the CHECK then refuses). Protobuf's JSON
+// prints int64 values as strings and a Duration as seconds with an "s".
+constexpr char kUpsertPostmortems[] = R"sql(
 INSERT INTO postmortems (
   id, team, title, summary, severity, status, started_at, detected_at,
   mitigated_at, resolved_at, impact_description, users_affected,
   impact_seconds, detection_source, resolution, external_id, source_url,
   version, created_at, updated_at, document)
-VALUES ($1::uuid, $2, $3, $4, $5::smallint, $6, $7::timestamptz,
-  $8::timestamptz, $9::timestamptz, $10::timestamptz, $11, $12::bigint,
-  $13::bigint, $14, $15, $16, $17, $18::bigint, $19::timestamptz,
-  $20::timestamptz, $21::jsonb)
+SELECT (d->>'id')::uuid, d->>'team', d->>'title', d->>'summary',
+  CASE WHEN jsonb_typeof(d->'severity') = 'number'
+       THEN (d->>'severity')::smallint
+       ELSE array_position('{SEV1,SEV2,SEV3,SEV4,SEV5}'::text[],
+                           d->>'severity') END,
+  d->>'status', (d->>'started_at')::timestamptz,
+  (d->>'detected_at')::timestamptz, (d->>'mitigated_at')::timestamptz,
+  (d->>'resolved_at')::timestamptz,
+  coalesce(d->'impact'->>'description', ''),
+  coalesce((d->'impact'->>'users_affected')::bigint, 0),
+  trunc(rtrim(d->'impact'->>'duration', 's')::numeric)::bigint,
+  coalesce(d->'detection'->>'source', 'SOURCE_UNSPECIFIED'),
+  d->>'resolution', d->>'external_id', d->>'source_url',
+  (d->>'version')::bigint, (d->>'created_at')::timestamptz,
+  (d->>'updated_at')::timestamptz, d
+FROM jsonb_array_elements($1::jsonb) AS d
 ON CONFLICT (id) DO UPDATE SET
   team = EXCLUDED.team, title = EXCLUDED.title, summary = EXCLUDED.summary,
   severity = EXCLUDED.severity, status = EXCLUDED.status,
@@ -67,19 +82,20 @@ ON CONFLICT (id) DO UPDATE SET
 
 // Data-modifying CTEs all run, so one round trip clears every detail table.
 constexpr char kDeleteDetailRows[] = R"sql(
-WITH s AS (DELETE FROM postmortem_services WHERE postmortem_id = $1::uuid),
-     t AS (DELETE FROM postmortem_tags WHERE postmortem_id = $1::uuid),
-     e AS (DELETE FROM timeline_events WHERE postmortem_id = $1::uuid),
-     w AS (DELETE FROM whys WHERE postmortem_id = $1::uuid),
-     r AS (DELETE FROM root_causes WHERE postmortem_id = $1::uuid),
-     f AS (DELETE FROM contributing_factors WHERE postmortem_id = $1::uuid),
-     d AS (DELETE FROM declared_recurrences WHERE postmortem_id = $1::uuid)
+WITH s AS (DELETE FROM postmortem_services WHERE postmortem_id = ANY($1::uuid[])),
+     t AS (DELETE FROM postmortem_tags WHERE postmortem_id = ANY($1::uuid[])),
+     e AS (DELETE FROM timeline_events WHERE postmortem_id = ANY($1::uuid[])),
+     w AS (DELETE FROM whys WHERE postmortem_id = ANY($1::uuid[])),
+     r AS (DELETE FROM root_causes WHERE postmortem_id = ANY($1::uuid[])),
+     f AS (DELETE FROM contributing_factors WHERE postmortem_id = ANY($1::uuid[])),
+     d AS (DELETE FROM declared_recurrences WHERE postmortem_id = ANY($1::uuid[]))
 SELECT 1
 )sql";
 
 // Reads the document written earlier in this transaction.
 constexpr char kInsertDetailRows[] = R"sql(
-WITH doc AS (SELECT id, document FROM postmortems WHERE id = $1::uuid),
+WITH doc AS (
+  SELECT id, document FROM postmortems WHERE id = ANY($1::uuid[])),
 s AS (
   INSERT INTO postmortem_services (postmortem_id, service)
   SELECT doc.id, v FROM doc, jsonb_array_elements_text(doc.document->'services') v
@@ -124,7 +140,8 @@ SELECT 1
 constexpr char kMarkRemovedActionItems[] = R"sql(
 UPDATE action_item_records r SET removed_at = now(), updated_at = now()
 FROM postmortems p
-WHERE p.id = $1::uuid AND r.postmortem_id = p.id AND r.removed_at IS NULL
+WHERE p.id = ANY($1::uuid[]) AND r.postmortem_id = p.id
+  AND r.removed_at IS NULL
   AND NOT EXISTS (
     SELECT 1 FROM jsonb_array_elements(p.document->'action_items') a
     WHERE a->>'id' = r.id::text)
@@ -143,7 +160,7 @@ SELECT (x.v->>'id')::uuid, p.id, x.ord, coalesce(x.v->>'description', ''),
        coalesce(x.v->>'tracker_url', ''), (x.v->>'completed_at')::timestamptz
 FROM postmortems p, jsonb_array_elements(p.document->'action_items')
                     WITH ORDINALITY AS x(v, ord)
-WHERE p.id = $1::uuid
+WHERE p.id = ANY($1::uuid[])
 ON CONFLICT (id) DO UPDATE SET
   position = EXCLUDED.position, description = EXCLUDED.description,
   owner = EXCLUDED.owner, due_date = EXCLUDED.due_date,
@@ -163,11 +180,12 @@ WHERE (r.position, r.description, r.owner, r.due_date, r.status, r.kind,
 constexpr char kInsertSignatures[] = R"sql(
 WITH s AS (
   INSERT INTO postmortem_signatures (postmortem_id, signature, example)
-  SELECT $1::uuid, x.signature, x.example
-  FROM ROWS FROM (jsonb_array_elements_text($2::jsonb),
-                  jsonb_array_elements_text($3::jsonb)) AS x(signature, example)
+  SELECT x.postmortem_id, x.signature, x.example
+  FROM unnest($2::uuid[], $3::text[], $4::text[])
+       AS x(postmortem_id, signature, example)
   ON CONFLICT DO NOTHING)
-UPDATE postmortems SET signatures_version = $4::smallint WHERE id = $1::uuid
+UPDATE postmortems SET signatures_version = $5::smallint
+WHERE id = ANY($1::uuid[])
 )sql";
 
 // Links follow declared_recurrences, which RewriteDetailRows has just
@@ -175,7 +193,7 @@ UPDATE postmortems SET signatures_version = $4::smallint WHERE id = $1::uuid
 // when the submitter stops declaring it.
 constexpr char kRemoveUndeclaredLinks[] = R"sql(
 DELETE FROM recurrence_links l
-WHERE l.postmortem_id = $1::uuid AND l.source = 'DECLARED'
+WHERE l.postmortem_id = ANY($1::uuid[]) AND l.source = 'DECLARED'
   AND l.decided_at IS NULL
   AND NOT EXISTS (
     SELECT 1 FROM declared_recurrences d
@@ -191,7 +209,7 @@ WITH declared AS (
   FROM declared_recurrences d
   JOIN postmortems p ON p.id = d.postmortem_id
   JOIN postmortems e ON e.id = d.earlier_id
-  WHERE d.postmortem_id = $1::uuid AND d.earlier_id <> d.postmortem_id
+  WHERE d.postmortem_id = ANY($1::uuid[]) AND d.earlier_id <> d.postmortem_id
     AND e.deleted_at IS NULL AND e.started_at <= p.started_at),
 reversed AS (
   DELETE FROM recurrence_links l USING declared
@@ -353,49 +371,45 @@ std::vector<v1::ActionItemChange> CarryActionItemForward(
   return changes;
 }
 
-void WritePostmortemRow(pqxx::transaction_base& txn, const v1::Postmortem& pm,
-                        const std::string& document) {
-  const std::optional<std::string> started_at =
-      TimestampParam(pm.has_started_at(), pm.started_at());
-  const std::optional<std::string> detected_at =
-      TimestampParam(pm.has_detected_at(), pm.detected_at());
-  const std::optional<std::string> mitigated_at =
-      TimestampParam(pm.has_mitigated_at(), pm.mitigated_at());
-  const std::optional<std::string> resolved_at =
-      TimestampParam(pm.has_resolved_at(), pm.resolved_at());
-  const std::optional<std::string> created_at =
-      TimestampParam(pm.has_created_at(), pm.created_at());
-  const std::optional<std::string> updated_at =
-      TimestampParam(pm.has_updated_at(), pm.updated_at());
-  std::optional<std::string> impact_seconds;
-  if (pm.impact().has_duration()) {
-    impact_seconds = std::to_string(pm.impact().duration().seconds());
+std::string SqlArray(const std::vector<std::string>& values) {
+  std::string literal = "{";
+  for (const std::string& value : values) {
+    if (literal.size() > 1) literal += ',';
+    // Inside double quotes only '"' and '\\' need a backslash.
+    literal += '"';
+    for (const char c : value) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
   }
-  ExecPrepared(txn, kUpsertPostmortem, pm.id(), pm.team(), pm.title(),
-               pm.summary(), static_cast<int>(pm.severity()),
-               v1::Postmortem::Status_Name(pm.status()), NullOr(started_at),
-               NullOr(detected_at), NullOr(mitigated_at), NullOr(resolved_at),
-               pm.impact().description(), pm.impact().users_affected(),
-               NullOr(impact_seconds),
-               v1::Detection::Source_Name(pm.detection().source()),
-               pm.resolution(), pm.external_id(), pm.source_url(), pm.version(),
-               NullOr(created_at), NullOr(updated_at), document);
+  literal += '}';
+  return literal;
+}
+
+void WritePostmortemRows(pqxx::transaction_base& txn,
+                         const std::string& documents) {
+  ExecPrepared(txn, kUpsertPostmortems, documents);
 }
 
 void RewriteDetailRows(pqxx::transaction_base& txn,
-                       const std::string& postmortem_id, PriorRows prior) {
+                       const std::vector<std::string>& postmortem_ids,
+                       PriorRows prior) {
+  const std::string ids = SqlArray(postmortem_ids);
   if (prior == PriorRows::kMayExist) {
-    ExecPrepared(txn, kDeleteDetailRows, postmortem_id);
+    ExecPrepared(txn, kDeleteDetailRows, ids);
   }
-  ExecPrepared(txn, kInsertDetailRows, postmortem_id);
+  ExecPrepared(txn, kInsertDetailRows, ids);
 }
 
 void SyncActionItemRows(pqxx::transaction_base& txn,
-                        const std::string& postmortem_id, PriorRows prior) {
+                        const std::vector<std::string>& postmortem_ids,
+                        PriorRows prior) {
+  const std::string ids = SqlArray(postmortem_ids);
   if (prior == PriorRows::kMayExist) {
-    ExecPrepared(txn, kMarkRemovedActionItems, postmortem_id);
+    ExecPrepared(txn, kMarkRemovedActionItems, ids);
   }
-  ExecPrepared(txn, kUpsertActionItems, postmortem_id);
+  ExecPrepared(txn, kUpsertActionItems, ids);
 }
 
 void InsertActionItemChanges(pqxx::transaction_base& txn,
@@ -412,45 +426,56 @@ void InsertActionItemChanges(pqxx::transaction_base& txn,
   }
 }
 
-absl::Status RewriteSignatureRows(pqxx::transaction_base& txn,
-                                  const std::string& postmortem_id,
-                                  const std::vector<std::string>& log_lines,
-                                  PriorRows prior) {
-  std::vector<std::string> ids;
+void RewriteSignatureRows(
+    pqxx::transaction_base& txn, const std::vector<std::string>& postmortem_ids,
+    const std::vector<std::vector<std::string>>& log_lines, PriorRows prior) {
+  std::vector<std::string> owners;
+  std::vector<std::string> signatures;
   std::vector<std::string> examples;
-  for (ErrorSignature& signature : SignaturesOf(log_lines)) {
-    ids.push_back(std::move(signature.id));
-    examples.push_back(std::move(signature.normalized));
+  for (size_t i = 0; i < postmortem_ids.size(); ++i) {
+    for (ErrorSignature& signature : SignaturesOf(log_lines[i])) {
+      owners.push_back(postmortem_ids[i]);
+      signatures.push_back(std::move(signature.id));
+      examples.push_back(std::move(signature.normalized));
+    }
   }
-  const absl::StatusOr<std::string> ids_json = JsonStringArray(ids);
-  if (!ids_json.ok()) return ids_json.status();
-  const absl::StatusOr<std::string> examples_json = JsonStringArray(examples);
-  if (!examples_json.ok()) return examples_json.status();
+  const std::string ids = SqlArray(postmortem_ids);
   if (prior == PriorRows::kMayExist) {
-    ExecPrepared(
-        txn, "DELETE FROM postmortem_signatures WHERE postmortem_id = $1::uuid",
-        postmortem_id);
+    ExecPrepared(txn,
+                 "DELETE FROM postmortem_signatures "
+                 "WHERE postmortem_id = ANY($1::uuid[])",
+                 ids);
   }
-  ExecPrepared(txn, kInsertSignatures, postmortem_id, *ids_json, *examples_json,
-               kSignaturesVersion);
-  return absl::OkStatus();
+  ExecPrepared(txn, kInsertSignatures, ids, SqlArray(owners),
+               SqlArray(signatures), SqlArray(examples), kSignaturesVersion);
 }
 
 void SyncDeclaredLinks(pqxx::transaction_base& txn,
-                       const std::string& postmortem_id, PriorRows prior) {
+                       const std::vector<std::string>& postmortem_ids,
+                       PriorRows prior) {
+  const std::string ids = SqlArray(postmortem_ids);
   if (prior == PriorRows::kMayExist) {
-    ExecPrepared(txn, kRemoveUndeclaredLinks, postmortem_id);
+    ExecPrepared(txn, kRemoveUndeclaredLinks, ids);
   }
-  ExecPrepared(txn, kUpsertDeclaredLinks, postmortem_id);
+  ExecPrepared(txn, kUpsertDeclaredLinks, ids);
 }
 
-void InsertOutboxRow(pqxx::transaction_base& txn,
-                     const std::string& postmortem_id, int64_t version,
-                     absl::string_view operation) {
+void InsertOutboxRows(pqxx::transaction_base& txn,
+                      const std::vector<std::string>& postmortem_ids,
+                      const std::vector<int64_t>& versions,
+                      absl::string_view operation) {
+  std::vector<std::string> version_texts;
+  version_texts.reserve(versions.size());
+  for (const int64_t version : versions) {
+    version_texts.push_back(std::to_string(version));
+  }
   ExecPrepared(txn,
                "INSERT INTO index_outbox (postmortem_id, version, operation) "
-               "VALUES ($1::uuid, $2::bigint, $3)",
-               postmortem_id, version, std::string(operation));
+               "SELECT x.postmortem_id, x.version, $3 "
+               "FROM unnest($1::uuid[], $2::bigint[]) AS x(postmortem_id, "
+               "version)",
+               SqlArray(postmortem_ids), SqlArray(version_texts),
+               std::string(operation));
 }
 
 Timestamp TransactionNow(pqxx::transaction_base& txn) {

@@ -74,57 +74,71 @@ std::vector<v1::ActionItemChange> CarryActionItemForward(
     const v1::ActionItem& previous, const google::protobuf::Timestamp& now,
     v1::ActionItem& replacement);
 
+// A PostgreSQL array literal of `values` ("{\"a\",\"b\"}"), for a text[] or
+// uuid[] parameter: one statement then covers many rows. Values must not
+// contain NUL bytes (text cannot).
+std::string SqlArray(const std::vector<std::string>& values);
+
 // ---- Rows (throw pqxx exceptions) ----
+//
+// Each statement covers every postmortem it is given, so writing a batch of
+// an import costs about as many round trips as writing one postmortem.
 
-// Inserts or replaces the postmortems row (all columns but created_at on
-// replace) from `postmortem`, which carries id, version and times.
-void WritePostmortemRow(pqxx::transaction_base& txn,
-                        const v1::Postmortem& postmortem,
-                        const std::string& document);
+// Inserts or replaces the postmortems rows (all columns but created_at on
+// replace). The columns are read from each document (DocumentJson of a
+// postmortem that carries id, version and times), as the detail rows are.
+// `documents` is a JSON array of them.
+void WritePostmortemRows(pqxx::transaction_base& txn,
+                         const std::string& documents);
 
-// Whether the rows written are a postmortem's first version: it has no
-// detail, action-item, signature or link rows yet, so the statements that
-// remove old ones are skipped (four round trips of a submit's fifteen).
+// Whether the rows written are the postmortems' first versions: they have
+// no detail, action-item, signature or link rows yet, so the statements that
+// remove old ones are skipped.
 enum class PriorRows { kNone, kMayExist };
 
 // Rebuilds services, tags, timeline, whys, root causes, contributing factors
-// and declared recurrences from the stored document.
+// and declared recurrences from the stored documents.
 void RewriteDetailRows(pqxx::transaction_base& txn,
-                       const std::string& postmortem_id, PriorRows prior);
+                       const std::vector<std::string>& postmortem_ids,
+                       PriorRows prior);
 
-// Makes action_item_records match the stored document: marks items no longer
-// there removed (removed_at; the row and its history stay, the action_items
-// view hides it), inserts new ones, updates the rest (their ids are stable, so
-// action_item_history stays attached).
+// Makes action_item_records match the stored documents: marks items no
+// longer there removed (removed_at; the row and its history stay, the
+// action_items view hides it), inserts new ones, updates the rest (their ids
+// are stable, so action_item_history stays attached).
 void SyncActionItemRows(pqxx::transaction_base& txn,
-                        const std::string& postmortem_id, PriorRows prior);
+                        const std::vector<std::string>& postmortem_ids,
+                        PriorRows prior);
 
 void InsertActionItemChanges(pqxx::transaction_base& txn,
                              const std::string& action_item_id,
                              const std::vector<v1::ActionItemChange>& changes);
 
-// operation: "upsert" or "delete".
-void InsertOutboxRow(pqxx::transaction_base& txn,
-                     const std::string& postmortem_id, int64_t version,
-                     absl::string_view operation);
+// One outbox row per postmortem, at its version. operation: "upsert" or
+// "delete".
+void InsertOutboxRows(pqxx::transaction_base& txn,
+                      const std::vector<std::string>& postmortem_ids,
+                      const std::vector<int64_t>& versions,
+                      absl::string_view operation);
 
-// Makes postmortem_signatures hold the error signatures of `log_lines`
-// (core/error_signature.h SignaturesOf) and marks the row as written at
-// kSignaturesVersion. Replaces whatever the postmortem had. Throws pqxx
-// exceptions; returns INTERNAL only if the signatures cannot be encoded.
-absl::Status RewriteSignatureRows(pqxx::transaction_base& txn,
-                                  const std::string& postmortem_id,
-                                  const std::vector<std::string>& log_lines,
-                                  PriorRows prior = PriorRows::kMayExist);
+// Makes postmortem_signatures hold the error signatures of each postmortem's
+// log lines (core/error_signature.h SignaturesOf; `log_lines[i]` belongs to
+// `postmortem_ids[i]`) and marks the rows as written at kSignaturesVersion.
+// Replaces whatever they had.
+void RewriteSignatureRows(
+    pqxx::transaction_base& txn, const std::vector<std::string>& postmortem_ids,
+    const std::vector<std::vector<std::string>>& log_lines,
+    PriorRows prior = PriorRows::kMayExist);
 
-// Mirrors the stored declared_recurrences of `postmortem_id` (its
+// Mirrors the stored declared_recurrences of the postmortems (their
 // recurrence_of) into recurrence_links as DECLARED / CONFIRMED links with
 // score 1, to live postmortems that did not start later. An AUTO link of the
 // pair is upgraded unless a person rejected it; a DECLARED link no longer
 // declared is removed unless a person decided it. Call after
 // RewriteDetailRows.
 void SyncDeclaredLinks(pqxx::transaction_base& txn,
-                       const std::string& postmortem_id, PriorRows prior);
+                       const std::vector<std::string>& postmortem_ids,
+                       PriorRows prior);
 
 // The transaction's start time (now()), the clock for every time it writes.
 google::protobuf::Timestamp TransactionNow(pqxx::transaction_base& txn);

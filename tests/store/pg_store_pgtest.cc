@@ -19,6 +19,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "store/pg_store.h"
+#include "store/postmortem_rows.h"
 #include "tests/testing/pg_test_cluster.h"
 
 namespace deja {
@@ -346,6 +347,166 @@ TEST_F(PgStoreTest, SubmitManyStoresEachItemAndUndoesOnlyTheFailingOnes) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM submit_requests"), 3);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems WHERE title = 'Two'"),
             1);
+}
+
+// The fast path of a batch: every item the database accepts, each step one
+// statement for all of them. New items get rows of their own; an earlier
+// request replays or, with other content, fails alone; a request_id twice in
+// the batch is one submit.
+TEST_F(PgStoreTest, SubmitManyWritesTheWholeBatchTogether) {
+  const absl::StatusOr<SubmitResult> earlier =
+      store_->Submit(FullPostmortem("Earlier", kJan2024), "req-0", Soon());
+  ASSERT_TRUE(earlier.ok()) << earlier.status();
+  const v1::Postmortem earlier_content = FullPostmortem("Earlier", kJan2024);
+  const v1::Postmortem one = FullPostmortem("One", kJan2024 + 60);
+  const v1::Postmortem two = FullPostmortem("Two", kJan2024 + 120);
+  v1::Postmortem three = FullPostmortem("Three", kJan2024 + 180);
+  three.add_log_lines("ERROR pool exhausted after 30000 ms on db-7");
+  const v1::Postmortem other = FullPostmortem("Other", kJan2024);
+  const absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> results =
+      store_->SubmitMany({{&one, "req-1"},
+                          {&earlier_content, "req-0"},
+                          {&other, "req-0"},
+                          {&two, ""},
+                          {&one, "req-1"},
+                          {&other, "req-1"},
+                          {&three, "req-3"}},
+                         Soon());
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 7u);
+  for (const int i : {0, 1, 3, 4, 6}) {
+    ASSERT_TRUE((*results)[i].ok()) << i << ": " << (*results)[i].status();
+  }
+  EXPECT_FALSE((*results)[0]->replayed);
+  EXPECT_TRUE((*results)[1]->replayed);
+  EXPECT_EQ((*results)[1]->postmortem.id(), earlier->postmortem.id());
+  EXPECT_EQ((*results)[2].status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE((*results)[3]->replayed);
+  EXPECT_TRUE((*results)[4]->replayed);
+  EXPECT_EQ((*results)[4]->postmortem.id(), (*results)[0]->postmortem.id());
+  EXPECT_EQ((*results)[5].status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT((*results)[5].status().message(),
+              HasSubstr(absl::StrCat("request_id req-1 was already used for "
+                                     "different content (postmortem ",
+                                     (*results)[0]->postmortem.id(), ")")));
+
+  // Each new postmortem has its own rows, as a submit of it alone writes.
+  for (const int i : {0, 3, 6}) {
+    const v1::Postmortem& stored = (*results)[i]->postmortem;
+    EXPECT_EQ(stored.version(), 1);
+    absl::StatusOr<v1::Postmortem> read = store_->Get(stored.id(), Soon());
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(Diff(stored, *read), "");
+    for (const char* table :
+         {"postmortem_services", "action_item_records", "timeline_events",
+          "whys", "root_causes", "declared_recurrences"}) {
+      EXPECT_EQ(QueryInt(absl::StrCat("SELECT count(*) FROM ", table,
+                                      " WHERE postmortem_id = $1::uuid"),
+                         stored.id()),
+                table == std::string("postmortem_services") ||
+                        table == std::string("action_item_records")
+                    ? 2
+                    : 1)
+          << table << " of " << stored.title();
+    }
+    EXPECT_EQ(QueryInt("SELECT count(*) FROM index_outbox WHERE postmortem_id "
+                       "= $1::uuid AND version = 1 AND operation = 'upsert'",
+                       stored.id()),
+              1);
+  }
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortem_signatures s "
+                     "JOIN postmortems p ON p.id = s.postmortem_id "
+                     "WHERE p.title = 'Three'"),
+            2);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems "
+                     "WHERE signatures_version = 0"),
+            0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems"), 4);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM submit_requests"), 3);
+  // A retry of the batch creates nothing.
+  const absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> again =
+      store_->SubmitMany({{&one, "req-1"}, {&three, "req-3"}}, Soon());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE((*again)[0].ok() && (*again)[0]->replayed);
+  EXPECT_TRUE((*again)[1].ok() && (*again)[1]->replayed);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems"), 4);
+}
+
+// The columns of a postmortems row are read from its stored document.
+TEST_F(PgStoreTest, ColumnsAreReadFromTheStoredDocument) {
+  v1::Postmortem full = FullPostmortem("Full", kJan2024);
+  full.mutable_impact()->mutable_duration()->set_nanos(600000000);  // 2400.6 s
+  const v1::Postmortem stored = Submit(full);
+  pqxx::connection conn(connection_string());
+  pqxx::nontransaction tx(conn);
+  const pqxx::row row = tx.exec_params1(
+      "SELECT team, title, summary, severity, status, "
+      "       extract(epoch FROM started_at)::int8, "
+      "       extract(epoch FROM detected_at)::int8, "
+      "       extract(epoch FROM mitigated_at)::int8, "
+      "       extract(epoch FROM resolved_at)::int8, impact_description, "
+      "       users_affected, impact_seconds, detection_source, resolution, "
+      "       external_id, source_url, version, "
+      "       created_at = (document->>'created_at')::timestamptz "
+      "FROM postmortems WHERE id = $1::uuid",
+      stored.id());
+  EXPECT_EQ(row[0].as<std::string>(), "payments");
+  EXPECT_EQ(row[1].as<std::string>(), "Full");
+  EXPECT_EQ(row[2].as<std::string>(), full.summary());
+  EXPECT_EQ(row[3].as<int>(), 2);
+  EXPECT_EQ(row[4].as<std::string>(), "PUBLISHED");
+  EXPECT_EQ(row[5].as<int64_t>(), kJan2024);
+  EXPECT_EQ(row[6].as<int64_t>(), kJan2024 + 300);
+  EXPECT_EQ(row[7].as<int64_t>(), kJan2024 + 1800);
+  EXPECT_EQ(row[8].as<int64_t>(), kJan2024 + 2400);
+  EXPECT_EQ(row[9].as<std::string>(), "Card payments failed.");
+  EXPECT_EQ(row[10].as<int64_t>(), 1200);
+  EXPECT_EQ(row[11].as<int64_t>(), 2400);  // whole seconds, as before
+  EXPECT_EQ(row[12].as<std::string>(), "ALERT");
+  EXPECT_EQ(row[13].as<std::string>(), "Rolled back the config.");
+  EXPECT_EQ(row[14].as<std::string>(), "INC-42");
+  EXPECT_EQ(row[15].as<std::string>(), "https://wiki.example/INC-42");
+  EXPECT_EQ(row[16].as<int64_t>(), 1);
+  EXPECT_TRUE(row[17].as<bool>());
+
+  // Absent parts: no impact, no detection, no end times.
+  v1::Postmortem bare = FullPostmortem("Bare", kJan2024);
+  bare.clear_impact();
+  bare.clear_detection();
+  bare.clear_mitigated_at();
+  bare.clear_resolved_at();
+  const v1::Postmortem bare_stored = Submit(bare);
+  const pqxx::row empty = tx.exec_params1(
+      "SELECT impact_description, users_affected, impact_seconds IS NULL, "
+      "       detection_source, resolved_at IS NULL "
+      "FROM postmortems WHERE id = $1::uuid",
+      bare_stored.id());
+  EXPECT_EQ(empty[0].as<std::string>(), "");
+  EXPECT_EQ(empty[1].as<int64_t>(), 0);
+  EXPECT_TRUE(empty[2].as<bool>());
+  EXPECT_EQ(empty[3].as<std::string>(), "SOURCE_UNSPECIFIED");
+  EXPECT_TRUE(empty[4].as<bool>());
+}
+
+// What a batch statement's array parameter carries reaches PostgreSQL
+// unchanged, quotes, backslashes, braces and all.
+TEST_F(PgStoreTest, SqlArrayValuesArriveUnchanged) {
+  const std::vector<std::string> values = {
+      "",          "NULL",     "a,b",         "{x}",        "say \"hi\"",
+      "C:\\dir\\", " padded ", "caf\xc3\xa9", "line\nbreak"};
+  pqxx::connection conn(connection_string());
+  pqxx::nontransaction tx(conn);
+  std::vector<std::string> read;
+  for (const pqxx::row& row :
+       tx.exec_params("SELECT v FROM unnest($1::text[]) WITH ORDINALITY "
+                      "AS x(v, n) ORDER BY n",
+                      SqlArray(values))) {
+    EXPECT_FALSE(row[0].is_null());
+    read.push_back(row[0].as<std::string>());
+  }
+  EXPECT_EQ(read, values);
 }
 
 TEST_F(PgStoreTest, ConcurrentDuplicateSubmitsCreateOnePostmortem) {

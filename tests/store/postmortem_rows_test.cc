@@ -22,6 +22,14 @@ TEST(SqlTimestampTest, YearHasFourDigits) {
             "2024-01-01T00:00:00.25+00:00");
 }
 
+TEST(SqlArrayTest, QuotesEveryValueAndEscapesQuotesAndBackslashes) {
+  EXPECT_EQ(SqlArray({}), "{}");
+  EXPECT_EQ(SqlArray({""}), "{\"\"}");
+  EXPECT_EQ(SqlArray({"a", "NULL", "x,y {z}"}), "{\"a\",\"NULL\",\"x,y {z}\"}");
+  EXPECT_EQ(SqlArray({"say \"hi\"", "C:\\dir"}),
+            "{\"say \\\"hi\\\"\",\"C:\\\\dir\"}");
+}
+
 TEST(NormalizeForStorageTest, TrimsTeamAndLowercasesActionItemIds) {
   v1::Postmortem postmortem;
   postmortem.set_team("  payments ");
