@@ -149,6 +149,17 @@ TEST_F(MigratedSchemaTest, BiViewsAreQueryable) {
       "completed_at FROM action_items"));
 }
 
+// 0005: the PostgreSQL of Debian 12 has lz4, so documents use it.
+TEST_F(MigratedSchemaTest, DocumentsAreCompressedWithLz4) {
+  pqxx::connection conn(connection_string());
+  pqxx::nontransaction tx(conn);
+  EXPECT_EQ(tx.exec1("SELECT attcompression FROM pg_attribute "
+                     "WHERE attrelid = 'postmortems'::regclass "
+                     "AND attname = 'document'")[0]
+                .as<std::string>(),
+            "l");
+}
+
 TEST_F(MigratedSchemaTest, ViewsShowInsertedRows) {
   pqxx::connection conn(connection_string());
   pqxx::work tx(conn);
