@@ -634,13 +634,13 @@ absl::Status DeleteIn(pqxx::work& txn, const std::string& id,
 }
 
 // The session of every store connection. Its statements run prepared
-// (ExecPrepared: parsed once per connection) and are planned with their
-// values on every call. Planning is about a quarter of PostgreSQL's CPU
-// during a bulk import, yet reusing generic plans was slower still: 188
-// postmortems/s with plan_cache_mode = auto, 136-143/s with generic plans
-// and sequential scans ruled out, against 354/s planned per call (10,000
-// generated postmortems through ImportPostmortems, indexer off, same
-// machine and hour).
+// (ExecPrepared: parsed once per connection), and PostgreSQL picks custom or
+// generic plans (its default, named here so a server-wide setting cannot
+// change it). Forcing custom plans also re-planned every foreign-key check
+// of every inserted row, a fifth of PostgreSQL's CPU in a bulk import; with
+// the batch statements of SubmitAllIn, `auto` imported 1,312-1,467
+// postmortems/s against 1,107/s forced custom and 536-1,277/s forced
+// generic (10,000 generated postmortems, indexer off, same machine and hour).
 constexpr char kStoreSessionSetup[] = "SET plan_cache_mode = auto";
 
 class PgStore : public PostmortemStore {
