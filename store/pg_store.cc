@@ -27,6 +27,7 @@
 #include "store/pg_errors.h"
 #include "store/pg_transaction.h"
 #include "store/postmortem_rows.h"
+#include "store/proto_json.h"
 
 namespace deja {
 namespace {
@@ -119,6 +120,7 @@ absl::Status WritePostmortems(
   std::vector<std::string> ids;
   std::vector<int64_t> versions;
   std::vector<std::vector<std::string>> log_lines;
+  std::vector<std::string> declaring;  // ids with recurrence_of
   // Version 1 is only ever written by a submit, for a new id.
   PriorRows prior = PriorRows::kNone;
   for (const v1::Postmortem* postmortem : postmortems) {
@@ -130,12 +132,19 @@ absl::Status WritePostmortems(
     versions.push_back(postmortem->version());
     log_lines.emplace_back(postmortem->log_lines().begin(),
                            postmortem->log_lines().end());
+    if (postmortem->recurrence_of_size() > 0) {
+      declaring.push_back(postmortem->id());
+    }
     if (postmortem->version() != 1) prior = PriorRows::kMayExist;
   }
   documents += ']';
   WritePostmortemRows(txn, documents);
   RewriteDetailRows(txn, ids, prior);
-  SyncDeclaredLinks(txn, ids, prior);
+  // First versions without recurrence_of have no links to write.
+  if (prior == PriorRows::kMayExist || !declaring.empty()) {
+    SyncDeclaredLinks(txn, prior == PriorRows::kMayExist ? ids : declaring,
+                      prior);
+  }
   RewriteSignatureRows(txn, ids, log_lines, prior);
   SyncActionItemRows(txn, ids, prior);
   for (const auto& [item_id, item_changes] : changes) {
@@ -153,23 +162,25 @@ absl::Status WritePostmortems(
 // collide only wait for each other.
 void SerializeRequestIds(pqxx::transaction_base& txn,
                          const std::vector<std::string>& request_ids) {
-  ExecPrepared(txn,
-               "SELECT pg_advisory_xact_lock(hashtext('deja.submit_request'), "
-               "                             hashtext(r)) "
-               "FROM (SELECT r FROM unnest($1::text[]) AS r "
-               "      ORDER BY hashtext(r) OFFSET 0) AS in_key_order",
-               SqlArray(request_ids));
+  txn.exec_params(
+      "SELECT pg_advisory_xact_lock(hashtext('deja.submit_request'), "
+      "                             hashtext(r)) "
+      "FROM (SELECT r FROM unnest($1::text[]) AS r "
+      "      ORDER BY hashtext(r) OFFSET 0) AS in_key_order",
+      SqlArray(request_ids));
 }
 
-// Those of `request_ids` that an earlier submit used.
+// Those of `request_ids` that an earlier submit used. One index probe per
+// id (a subquery per row): as `request_id = ANY($1)`, PostgreSQL scanned the
+// whole table for every batch of a bulk import, its statistics not yet
+// knowing the table had grown.
 std::vector<std::string> UsedRequestIds(
     pqxx::transaction_base& txn, const std::vector<std::string>& request_ids) {
   std::vector<std::string> used;
-  for (const pqxx::row& row :
-       ExecPrepared(txn,
-                    "SELECT request_id FROM submit_requests "
-                    "WHERE request_id = ANY($1::text[])",
-                    SqlArray(request_ids))) {
+  for (const pqxx::row& row : txn.exec_params(
+           "SELECT r FROM unnest($1::text[]) AS r "
+           "WHERE (SELECT true FROM submit_requests s WHERE s.request_id = r)",
+           SqlArray(request_ids))) {
     used.push_back(row[0].as<std::string>());
   }
   return used;
@@ -179,32 +190,30 @@ std::vector<std::string> UsedRequestIds(
 // without the fields at their default value, so a field added to Postmortem
 // later does not change the fingerprint of content that does not use it.
 absl::StatusOr<std::string> FingerprintOf(const v1::Postmortem& postmortem) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  std::string fingerprint;
-  if (const auto status = google::protobuf::util::MessageToJsonString(
-          postmortem, &fingerprint, options);
-      !status.ok()) {
-    return absl::InternalError(
-        absl::StrCat("postmortem to JSON: ", status.ToString()));
-  }
-  return fingerprint;
+  return ProtoJson(postmortem, /*print_defaults=*/false);
 }
 
-// The form of the fingerprint the first release stored (every field
-// printed, before `narrative` existed), still accepted so that retries of
-// those submits keep replaying; `current` when the content has a narrative.
-absl::StatusOr<std::string> FirstReleaseFingerprintOf(
-    const v1::Postmortem& postmortem, const std::string& current) {
-  if (!postmortem.narrative().empty()) return current;
-  DEJA_ASSIGN_OR_RETURN(std::string fingerprint, DocumentJson(postmortem));
+// The fingerprints earlier releases stored for the same content, still
+// accepted so that retries of those submits keep replaying: protobuf's own
+// printing of the fingerprint, and the first release's form (every field
+// printed, before `narrative` existed).
+absl::StatusOr<std::vector<std::string>> EarlierFingerprintsOf(
+    const v1::Postmortem& postmortem) {
+  std::vector<std::string> fingerprints;
+  DEJA_ASSIGN_OR_RETURN(fingerprints.emplace_back(),
+                        ProtobufJson(postmortem, /*print_defaults=*/false));
+  if (!postmortem.narrative().empty()) return fingerprints;
+  DEJA_ASSIGN_OR_RETURN(std::string first_release,
+                        ProtobufJson(postmortem, /*print_defaults=*/true));
   // The first release had no `narrative` field. Inside a JSON string a
   // quote is always escaped, so this text can only be the top-level key.
   constexpr char kNarrative[] = "\"narrative\":\"\",";
-  if (const size_t at = fingerprint.find(kNarrative); at != std::string::npos) {
-    fingerprint.erase(at, sizeof kNarrative - 1);
+  if (const size_t at = first_release.find(kNarrative);
+      at != std::string::npos) {
+    first_release.erase(at, sizeof kNarrative - 1);
   }
-  return fingerprint;
+  fingerprints.push_back(std::move(first_release));
+  return fingerprints;
 }
 
 absl::Status RequestIdReused(absl::string_view request_id,
@@ -221,17 +230,19 @@ absl::Status RequestIdReused(absl::string_view request_id,
 absl::StatusOr<std::optional<SubmitResult>> FindEarlierSubmit(
     pqxx::transaction_base& txn, const std::string& request_id,
     const v1::Postmortem& postmortem, const std::string& fingerprint) {
-  DEJA_ASSIGN_OR_RETURN(const std::string first_release,
-                        FirstReleaseFingerprintOf(postmortem, fingerprint));
+  DEJA_ASSIGN_OR_RETURN(std::vector<std::string> fingerprints,
+                        EarlierFingerprintsOf(postmortem));
+  fingerprints.push_back(fingerprint);
   const pqxx::result rows = ExecPrepared(
       txn,
-      "SELECT s.content_sha256 IN (sha256(convert_to($2, 'UTF8')), "
-      "                            sha256(convert_to($3, 'UTF8'))), "
+      "SELECT s.content_sha256 IN ("
+      "         SELECT sha256(convert_to(f, 'UTF8')) "
+      "         FROM unnest($2::text[]) AS f), "
       "       s.postmortem_id::text, p.document::text, "
       "       p.deleted_at IS NOT NULL "
       "FROM submit_requests s JOIN postmortems p ON p.id = s.postmortem_id "
       "WHERE s.request_id = $1",
-      request_id, fingerprint, first_release);
+      request_id, SqlArray(fingerprints));
   if (rows.empty()) return std::nullopt;
   if (!rows[0][0].as<bool>()) {
     return RequestIdReused(request_id, rows[0][1].as<std::string>());
@@ -254,15 +265,14 @@ void InsertSubmitRequests(pqxx::transaction_base& txn,
                           const std::vector<std::string>& request_ids,
                           const std::vector<std::string>& fingerprints,
                           const std::vector<std::string>& postmortem_ids) {
-  ExecPrepared(txn,
-               "INSERT INTO submit_requests "
-               "(request_id, content_sha256, postmortem_id) "
-               "SELECT x.request_id, sha256(convert_to(x.fingerprint, "
-               "'UTF8')), x.postmortem_id "
-               "FROM unnest($1::text[], $2::text[], $3::uuid[]) "
-               "AS x(request_id, fingerprint, postmortem_id)",
-               SqlArray(request_ids), SqlArray(fingerprints),
-               SqlArray(postmortem_ids));
+  txn.exec_params(
+      "INSERT INTO submit_requests "
+      "(request_id, content_sha256, postmortem_id) "
+      "SELECT x.request_id, sha256(convert_to(x.fingerprint, "
+      "'UTF8')), x.postmortem_id "
+      "FROM unnest($1::text[], $2::text[], $3::uuid[]) "
+      "AS x(request_id, fingerprint, postmortem_id)",
+      SqlArray(request_ids), SqlArray(fingerprints), SqlArray(postmortem_ids));
 }
 
 // One submit of SubmitAllIn, in the stored form.

@@ -13,6 +13,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "store/pg_transaction.h"
+#include "store/proto_json.h"
 
 namespace deja {
 namespace {
@@ -264,17 +265,7 @@ v1::Postmortem NormalizeForStorage(const v1::Postmortem& postmortem) {
 }
 
 absl::StatusOr<std::string> DocumentJson(const v1::Postmortem& postmortem) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  const auto status =
-      google::protobuf::util::MessageToJsonString(postmortem, &json, options);
-  if (!status.ok()) {
-    return absl::InternalError(
-        absl::StrCat("postmortem to JSON: ", status.ToString()));
-  }
-  return json;
+  return ProtoJson(postmortem, /*print_defaults=*/true);
 }
 
 absl::StatusOr<v1::Postmortem> PostmortemFromDocument(absl::string_view json) {
@@ -389,7 +380,7 @@ std::string SqlArray(const std::vector<std::string>& values) {
 
 void WritePostmortemRows(pqxx::transaction_base& txn,
                          const std::string& documents) {
-  ExecPrepared(txn, kUpsertPostmortems, documents);
+  txn.exec_params(kUpsertPostmortems, documents);
 }
 
 void RewriteDetailRows(pqxx::transaction_base& txn,
@@ -397,9 +388,9 @@ void RewriteDetailRows(pqxx::transaction_base& txn,
                        PriorRows prior) {
   const std::string ids = SqlArray(postmortem_ids);
   if (prior == PriorRows::kMayExist) {
-    ExecPrepared(txn, kDeleteDetailRows, ids);
+    txn.exec_params(kDeleteDetailRows, ids);
   }
-  ExecPrepared(txn, kInsertDetailRows, ids);
+  txn.exec_params(kInsertDetailRows, ids);
 }
 
 void SyncActionItemRows(pqxx::transaction_base& txn,
@@ -407,9 +398,9 @@ void SyncActionItemRows(pqxx::transaction_base& txn,
                         PriorRows prior) {
   const std::string ids = SqlArray(postmortem_ids);
   if (prior == PriorRows::kMayExist) {
-    ExecPrepared(txn, kMarkRemovedActionItems, ids);
+    txn.exec_params(kMarkRemovedActionItems, ids);
   }
-  ExecPrepared(txn, kUpsertActionItems, ids);
+  txn.exec_params(kUpsertActionItems, ids);
 }
 
 void InsertActionItemChanges(pqxx::transaction_base& txn,
@@ -441,13 +432,13 @@ void RewriteSignatureRows(
   }
   const std::string ids = SqlArray(postmortem_ids);
   if (prior == PriorRows::kMayExist) {
-    ExecPrepared(txn,
-                 "DELETE FROM postmortem_signatures "
-                 "WHERE postmortem_id = ANY($1::uuid[])",
-                 ids);
+    txn.exec_params(
+        "DELETE FROM postmortem_signatures "
+        "WHERE postmortem_id = ANY($1::uuid[])",
+        ids);
   }
-  ExecPrepared(txn, kInsertSignatures, ids, SqlArray(owners),
-               SqlArray(signatures), SqlArray(examples), kSignaturesVersion);
+  txn.exec_params(kInsertSignatures, ids, SqlArray(owners),
+                  SqlArray(signatures), SqlArray(examples), kSignaturesVersion);
 }
 
 void SyncDeclaredLinks(pqxx::transaction_base& txn,
@@ -455,9 +446,9 @@ void SyncDeclaredLinks(pqxx::transaction_base& txn,
                        PriorRows prior) {
   const std::string ids = SqlArray(postmortem_ids);
   if (prior == PriorRows::kMayExist) {
-    ExecPrepared(txn, kRemoveUndeclaredLinks, ids);
+    txn.exec_params(kRemoveUndeclaredLinks, ids);
   }
-  ExecPrepared(txn, kUpsertDeclaredLinks, ids);
+  txn.exec_params(kUpsertDeclaredLinks, ids);
 }
 
 void InsertOutboxRows(pqxx::transaction_base& txn,
@@ -469,13 +460,13 @@ void InsertOutboxRows(pqxx::transaction_base& txn,
   for (const int64_t version : versions) {
     version_texts.push_back(std::to_string(version));
   }
-  ExecPrepared(txn,
-               "INSERT INTO index_outbox (postmortem_id, version, operation) "
-               "SELECT x.postmortem_id, x.version, $3 "
-               "FROM unnest($1::uuid[], $2::bigint[]) AS x(postmortem_id, "
-               "version)",
-               SqlArray(postmortem_ids), SqlArray(version_texts),
-               std::string(operation));
+  txn.exec_params(
+      "INSERT INTO index_outbox (postmortem_id, version, operation) "
+      "SELECT x.postmortem_id, x.version, $3 "
+      "FROM unnest($1::uuid[], $2::bigint[]) AS x(postmortem_id, "
+      "version)",
+      SqlArray(postmortem_ids), SqlArray(version_texts),
+      std::string(operation));
 }
 
 Timestamp TransactionNow(pqxx::transaction_base& txn) {

@@ -36,8 +36,7 @@ inline constexpr int kSignaturesVersion = 1;
 v1::Postmortem NormalizeForStorage(const v1::Postmortem& postmortem);
 
 // Proto3 JSON with proto field names and every field printed, so SQL can read
-// the document without knowing proto3's defaults. Deterministic for equal
-// messages, which makes it the content fingerprint of idempotent submits.
+// the document without knowing proto3's defaults (store/proto_json.h).
 absl::StatusOr<std::string> DocumentJson(const v1::Postmortem& postmortem);
 absl::StatusOr<v1::Postmortem> PostmortemFromDocument(absl::string_view json);
 
@@ -82,7 +81,9 @@ std::string SqlArray(const std::vector<std::string>& values);
 // ---- Rows (throw pqxx exceptions) ----
 //
 // Each statement covers every postmortem it is given, so writing a batch of
-// an import costs about as many round trips as writing one postmortem.
+// an import costs about as many round trips as writing one postmortem. They
+// run unprepared, planned with their values on every call: a plan cached
+// while the tables were small kept scanning them whole as they grew.
 
 // Inserts or replaces the postmortems rows (all columns but created_at on
 // replace). The columns are read from each document (DocumentJson of a
