@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "store/pg_store.h"
 #include "store/postmortem_rows.h"
+#include "store/proto_json.h"
 #include "tests/testing/pg_test_cluster.h"
 
 namespace deja {
@@ -294,6 +295,41 @@ TEST_F(PgStoreTest, RetryAfterDeleteDoesNotResurrectThePostmortem) {
   EXPECT_THAT(std::string(again.status().message()),
               HasSubstr("has since been deleted"));
   EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems"), 1);
+}
+
+// Submits stored by earlier releases keep replaying: their fingerprints were
+// protobuf's printing (which escapes some characters outside ASCII), or, in
+// the first release, every field printed and no `narrative`.
+TEST_F(PgStoreTest, RetriesMatchFingerprintsOfEarlierReleases) {
+  v1::Postmortem pm =
+      FullPostmortem("Caf\xc3\xa9 \xe2\x80\xa8 outage", kJan2024);
+  v1::Postmortem stored_form = NormalizeForStorage(pm);
+  for (v1::ActionItem& item : *stored_form.mutable_action_items()) {
+    item.clear_id();
+  }
+  absl::StatusOr<std::string> protobuf_form = ProtobufJson(stored_form, false);
+  ASSERT_TRUE(protobuf_form.ok());
+  EXPECT_NE(*protobuf_form, *ProtoJson(stored_form, false));  // U+2028
+  absl::StatusOr<std::string> first_release = ProtobufJson(stored_form, true);
+  ASSERT_TRUE(first_release.ok());
+  const std::string narrative_key = "\"narrative\":\"\",";
+  first_release->erase(first_release->find(narrative_key),
+                       narrative_key.size());
+  for (const std::string& earlier : {*protobuf_form, *first_release}) {
+    const std::string request_id = absl::StrCat("req-", earlier.size());
+    absl::StatusOr<SubmitResult> first = store_->Submit(pm, request_id, Soon());
+    ASSERT_TRUE(first.ok()) << first.status();
+    pqxx::connection conn(connection_string());
+    pqxx::nontransaction tx(conn);
+    tx.exec_params0(
+        "UPDATE submit_requests SET content_sha256 = "
+        "sha256(convert_to($2, 'UTF8')) WHERE request_id = $1",
+        request_id, earlier);
+    absl::StatusOr<SubmitResult> retry = store_->Submit(pm, request_id, Soon());
+    ASSERT_TRUE(retry.ok()) << retry.status();
+    EXPECT_TRUE(retry->replayed);
+    EXPECT_EQ(retry->postmortem.id(), first->postmortem.id());
+  }
 }
 
 TEST_F(PgStoreTest, SameRequestIdWithOtherContentFailsPrecondition) {
