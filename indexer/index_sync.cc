@@ -64,7 +64,6 @@ constexpr absl::Duration kSlowLinking = absl::Seconds(1);
 // The linker threads' nice value: under load the CPU goes to searches and
 // to making changes searchable first; links catch up when it is quieter.
 constexpr int kLinkerNice = 10;
-constexpr int kApplierNice = 5;
 // Linker threads, each claiming its own link rows. Linking costs more than
 // indexing (15 ms a postmortem at 100,000), so after a bulk import one
 // would leave a core idle.
@@ -215,15 +214,15 @@ bool IsTransient(const absl::Status& status) {
          absl::IsDeadlineExceeded(status) || absl::IsResourceExhausted(status);
 }
 
-// Raises the calling thread's nice value to `nice`, never lowering it
+// Raises the calling thread's nice value to kLinkerNice, never lowering it
 // (Linux: a thread's nice value is its own). Failing leaves it at the
 // process's, which is only slower under load.
-void LowerThisThreadsPriority(int nice) {
+void LowerThisThreadsPriority() {
   const auto thread = static_cast<id_t>(syscall(SYS_gettid));
   errno = 0;
   const int current = getpriority(PRIO_PROCESS, thread);
-  if (errno != 0 || current >= nice) return;
-  setpriority(PRIO_PROCESS, thread, nice);
+  if (errno != 0 || current >= kLinkerNice) return;
+  setpriority(PRIO_PROCESS, thread, kLinkerNice);
 }
 
 class XapianIndexSync final : public IndexSync {
@@ -333,7 +332,6 @@ class XapianIndexSync final : public IndexSync {
 
  private:
   void Loop() {
-    LowerThisThreadsPriority(kApplierNice);
     absl::Duration backoff = absl::ZeroDuration();
     while (!StopRequested()) {
       absl::Status status = Drain(/*stop_aware=*/true).status();
@@ -354,7 +352,7 @@ class XapianIndexSync final : public IndexSync {
   // from link_outbox, at a lower CPU priority. Woken by Loop() after each
   // batch, and polls (rows left by a crash or a restart).
   void LinkLoop() {
-    LowerThisThreadsPriority(kLinkerNice);
+    LowerThisThreadsPriority();
     absl::Duration backoff = absl::ZeroDuration();
     struct Wake {
       XapianIndexSync* sync;
