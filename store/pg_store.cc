@@ -376,16 +376,26 @@ absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> SubmitAllIn(
   }
 
   for (const Submission& repeat : repeats) {
-    const absl::StatusOr<SubmitResult>& first =
-        results[submissions[by_request_id.at(repeat.request_id)].slot];
-    if (!first.ok()) {
-      results[repeat.slot] = first.status();
-    } else if (repeat.fingerprint !=
-               submissions[by_request_id.at(repeat.request_id)].fingerprint) {
-      results[repeat.slot] =
-          RequestIdReused(repeat.request_id, first->postmortem.id());
+    const Submission& first = submissions[by_request_id.at(repeat.request_id)];
+    if (first.answered) {
+      // Stored before this batch: the repeat is judged against that.
+      absl::StatusOr<std::optional<SubmitResult>> earlier = FindEarlierSubmit(
+          txn, repeat.request_id, repeat.postmortem, repeat.fingerprint);
+      if (!earlier.ok()) {
+        results[repeat.slot] = earlier.status();
+      } else if (earlier->has_value()) {
+        results[repeat.slot] = **std::move(earlier);
+      } else {
+        results[repeat.slot] = results[first.slot];
+      }
+    } else if (!results[first.slot].ok()) {
+      results[repeat.slot] = results[first.slot].status();
+    } else if (repeat.fingerprint != first.fingerprint) {
+      results[repeat.slot] = RequestIdReused(
+          repeat.request_id, results[first.slot]->postmortem.id());
     } else {
-      results[repeat.slot] = SubmitResult{first->postmortem, true};
+      results[repeat.slot] =
+          SubmitResult{results[first.slot]->postmortem, true};
     }
   }
   return results;
@@ -422,16 +432,18 @@ absl::StatusOr<SubmitResult> SubmitInSavepoint(
   return result;
 }
 
-// SubmitMany's body: all items at once (SubmitAllIn) and, when the database
-// refuses that, one at a time, so that only the items it refuses fail.
+// SubmitMany's body: all items at once (SubmitAllIn) and, when that fails,
+// one at a time, so that only the items that fail alone fail.
 absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> SubmitManyIn(
     pqxx::work& txn, const std::vector<PostmortemStore::SubmitItem>& items) {
   txn.exec0("SAVEPOINT submit_all");
   try {
     absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> results =
         SubmitAllIn(txn, items);
-    txn.exec0("RELEASE SAVEPOINT submit_all");
-    return results;
+    if (results.ok()) {
+      txn.exec0("RELEASE SAVEPOINT submit_all");
+      return results;
+    }
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const std::exception& e) {
@@ -443,6 +455,14 @@ absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> SubmitManyIn(
     }
   }
   txn.exec0("ROLLBACK TO SAVEPOINT submit_all");
+  // The rollback released the request ids' locks; taking them again, all
+  // at once and in key order, keeps this batch from waiting crosswise on
+  // another. Each item's own lock is then one it already holds.
+  std::vector<std::string> request_ids;
+  for (const PostmortemStore::SubmitItem& item : items) {
+    if (!item.request_id.empty()) request_ids.push_back(item.request_id);
+  }
+  if (!request_ids.empty()) SerializeRequestIds(txn, request_ids);
   std::vector<absl::StatusOr<SubmitResult>> results;
   results.reserve(items.size());
   for (const PostmortemStore::SubmitItem& item : items) {

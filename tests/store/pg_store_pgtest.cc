@@ -470,6 +470,66 @@ TEST_F(PgStoreTest, SubmitManyWritesTheWholeBatchTogether) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems"), 4);
 }
 
+// A request_id twice in a batch, first with other content than was stored
+// for it, then with the stored content: each is judged against the store.
+TEST_F(PgStoreTest, SubmitManyJudgesEachUseOfAStoredRequestId) {
+  const v1::Postmortem stored_content = FullPostmortem("Stored", kJan2024);
+  const absl::StatusOr<SubmitResult> stored =
+      store_->Submit(stored_content, "req-0", Soon());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  const v1::Postmortem other = FullPostmortem("Other", kJan2024);
+  const absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> results =
+      store_->SubmitMany({{&other, "req-0"}, {&stored_content, "req-0"}},
+                         Soon());
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ((*results)[0].status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE((*results)[1].ok()) << (*results)[1].status();
+  EXPECT_TRUE((*results)[1]->replayed);
+  EXPECT_EQ((*results)[1]->postmortem.id(), stored->postmortem.id());
+}
+
+// Two imports of the same records in opposite orders, one of them sent down
+// the one-at-a-time path by a record the database refuses: neither waits on
+// the other crosswise (a deadlock would fail items as ABORTED), and each
+// request_id makes one postmortem.
+TEST_F(PgStoreTest, ConcurrentOverlappingBatchesDoNotDeadlock) {
+  store_ = Open(4);
+  v1::Postmortem unstorable = FullPostmortem("Bad severity", kJan2024);
+  unstorable.set_severity(static_cast<v1::Severity>(9));  // CHECK 1..5
+  constexpr int kRounds = 5;
+  constexpr int kRecords = 12;
+  std::vector<v1::Postmortem> records;
+  for (int i = 0; i < kRecords; ++i) {
+    records.push_back(FullPostmortem(absl::StrCat("record ", i), kJan2024));
+  }
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<PostmortemStore::SubmitItem> forward, backward;
+    for (int i = 0; i < kRecords; ++i) {
+      forward.push_back({&records[i], absl::StrCat("r", round, "-", i)});
+      backward.insert(backward.begin(), forward.back());
+    }
+    forward.push_back({&unstorable, absl::StrCat("bad-", round)});
+    absl::StatusOr<std::vector<absl::StatusOr<SubmitResult>>> a, b;
+    std::thread one([&] { a = store_->SubmitMany(forward, Soon()); });
+    std::thread two([&] { b = store_->SubmitMany(backward, Soon()); });
+    one.join();
+    two.join();
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(b.ok()) << b.status();
+    for (int i = 0; i < kRecords; ++i) {
+      const absl::StatusOr<SubmitResult>& x = (*a)[i];
+      const absl::StatusOr<SubmitResult>& y = (*b)[kRecords - 1 - i];
+      ASSERT_TRUE(x.ok()) << x.status();
+      ASSERT_TRUE(y.ok()) << y.status();
+      EXPECT_EQ(x->postmortem.id(), y->postmortem.id());
+      EXPECT_NE(x->replayed, y->replayed);
+    }
+    EXPECT_FALSE((*a)[kRecords].ok());
+  }
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM postmortems"), kRounds * kRecords);
+}
+
 // The columns of a postmortems row are read from its stored document.
 TEST_F(PgStoreTest, ColumnsAreReadFromTheStoredDocument) {
   v1::Postmortem full = FullPostmortem("Full", kJan2024);
