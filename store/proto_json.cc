@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace deja {
 namespace {
@@ -22,11 +23,8 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-// The JSON ranges of Timestamp (0001-01-01 to 9999-12-31) and Duration
-// (10,000 years).
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
-constexpr int64_t kMaxDurationSeconds = 315576000000;
+using google::protobuf::util::TimeUtil;
+
 constexpr int32_t kMaxNanos = 999999999;
 
 bool IsTimestamp(const Descriptor& type) {
@@ -258,8 +256,10 @@ class Writer {
     int64_t seconds = 0;
     int32_t nanos = 0;
     SecondsAndNanos(message, seconds, nanos);
-    if (seconds < kMinTimestampSeconds || seconds > kMaxTimestampSeconds ||
-        nanos < 0 || nanos > kMaxNanos) {
+    // The JSON range: 0001-01-01 to 9999-12-31.
+    if (seconds < TimeUtil::kTimestampMinSeconds ||
+        seconds > TimeUtil::kTimestampMaxSeconds || nanos < 0 ||
+        nanos > kMaxNanos) {
       return false;
     }
     const absl::CivilSecond t = absl::ToCivilSecond(
@@ -274,7 +274,8 @@ class Writer {
     int64_t seconds = 0;
     int32_t nanos = 0;
     SecondsAndNanos(message, seconds, nanos);
-    if (std::abs(seconds) > kMaxDurationSeconds || nanos < -kMaxNanos ||
+    if (seconds < TimeUtil::kDurationMinSeconds ||
+        seconds > TimeUtil::kDurationMaxSeconds || nanos < -kMaxNanos ||
         nanos > kMaxNanos || (seconds < 0 && nanos > 0) ||
         (seconds > 0 && nanos < 0)) {
       return false;
