@@ -35,8 +35,9 @@ constexpr absl::string_view kUsage =
     R"(index_write_lab: the cost of writing postmortems into a search index.
 
 Adds generated postmortems to the Xapian index at --index (a copy: the lab
-writes to it; a new empty index when DIR does not exist) the way dejad's indexer does: BuildDocument, replace_document
-by id term, one transaction committed per batch. For each --batch size it
+writes to it; a new empty index when DIR does not exist) the way dejad's
+indexer does: BuildDocument, replace_document by id term, one transaction
+committed per batch. For each --batch size it
 adds --count postmortems, then reports per postmortem the time and thread
 CPU spent building documents (with spelling data, as the indexer does),
 replacing them and committing.
@@ -54,7 +55,7 @@ Usage:
                what the index holds, so that they are new)
   --count C    postmortems per batch size (default 1000)
   --batch      batch sizes, one run each, in order (default 1,10,100)
-  --terms      also the terms per document, by prefix
+  --terms      also the terms per postmortem, by prefix
   --json       also one JSON object with every figure as the last line
 )";
 
@@ -109,6 +110,13 @@ absl::StatusOr<LabOptions> ParseArgs(int argc, char** argv) {
   }
   if (lab.index_dir.empty()) {
     return absl::InvalidArgumentError("--index is required");
+  }
+  const int64_t last =
+      lab.first + lab.count * static_cast<int64_t>(lab.batches.size());
+  if (last > lab.corpus.size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--first + --count x batch sizes reaches postmortem ",
+                     last, ", past the corpus (--size ", lab.corpus.size, ")"));
   }
   return lab;
 }
@@ -169,15 +177,18 @@ Stage AddBatches(const CorpusGenerator& generator, Xapian::WritableDatabase& db,
       db.replace_document(index::IdTerm(postmortem.id()), document);
       const Clock t2 = Clock::Now();
       stage.build += t1 - t0;
+      stage.replace += t2 - t1;
       ++stage.documents;
       for (auto term = document.termlist_begin();
            term != document.termlist_end(); ++term) {
         const std::string name = *term;
-        size_t end = 0;
-        while (end < name.size() && name[end] >= 'A' && name[end] <= 'Z') ++end;
-        ++stage.terms[name.substr(0, end)];
+        size_t prefix_end = 0;
+        while (prefix_end < name.size() && name[prefix_end] >= 'A' &&
+               name[prefix_end] <= 'Z') {
+          ++prefix_end;
+        }
+        ++stage.terms[name.substr(0, prefix_end)];
       }
-      stage.replace += t2 - t1;
     }
     const Clock t0 = Clock::Now();
     db.commit_transaction();
@@ -202,22 +213,13 @@ int Run(const LabOptions& lab) {
               "wall ms", "cpu ms");
   std::vector<std::string> json_rows;
   int64_t first = lab.first;
+  std::map<std::string, int64_t> terms;
+  int64_t documents = 0;
   for (int64_t batch : lab.batches) {
     const Stage s = AddBatches(generator, db, first, lab.count, batch);
     first += lab.count;
-    if (lab.terms) {
-      std::vector<std::string> kinds;
-      int64_t all = 0;
-      for (const auto& [prefix, count] : s.terms) all += count;
-      for (const auto& [prefix, count] : s.terms) {
-        kinds.push_back(
-            absl::StrFormat("%s %.1f", prefix.empty() ? "(none)" : prefix,
-                            static_cast<double>(count) / s.documents));
-      }
-      std::printf("terms per document: %.1f; by prefix: %s\n",
-                  static_cast<double>(all) / s.documents,
-                  absl::StrJoin(kinds, ", ").c_str());
-    }
+    for (const auto& [prefix, count] : s.terms) terms[prefix] += count;
+    documents += s.documents;
     const double n = static_cast<double>(lab.count);
     const Clock total = s.Total();
     std::printf(
@@ -233,6 +235,19 @@ int Run(const LabOptions& lab) {
   }
   std::printf("(per postmortem; %lld postmortems per batch size)\n",
               static_cast<long long>(lab.count));
+  if (lab.terms && documents > 0) {
+    std::vector<std::string> kinds;
+    int64_t all = 0;
+    for (const auto& [prefix, count] : terms) {
+      all += count;
+      kinds.push_back(absl::StrFormat("%s %.1f",
+                                      prefix.empty() ? "(none)" : prefix,
+                                      static_cast<double>(count) / documents));
+    }
+    std::printf("terms per postmortem: %.1f; by prefix: %s\n",
+                static_cast<double>(all) / documents,
+                absl::StrJoin(kinds, ", ").c_str());
+  }
   if (lab.json) {
     std::printf("{\"documents\": %u, \"rows\": [%s]}\n", db.get_doccount(),
                 absl::StrJoin(json_rows, ", ").c_str());
