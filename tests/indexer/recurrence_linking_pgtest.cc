@@ -2,6 +2,7 @@
 // PgStore, indexed by IndexSync from the real outbox, linked into a real
 // PgRecurrenceStore, against a disposable PostgreSQL cluster.
 
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -275,6 +276,34 @@ TEST_F(RecurrenceLinkingPgTest, ARejectedLinkSurvivesReindexingAndARebuild) {
   ASSERT_TRUE(sync->Rebuild().ok());
   ASSERT_TRUE(sync->RunOnce().ok());
   expect_still_rejected();
+}
+
+// The threads of this process under SCHED_IDLE.
+int IdleThreads() {
+  int idle = 0;
+  for (const fs::directory_entry& task :
+       fs::directory_iterator("/proc/self/task")) {
+    const pid_t tid = std::atoi(task.path().filename().c_str());
+    if (sched_getscheduler(tid) == SCHED_IDLE) ++idle;
+  }
+  return idle;
+}
+
+// Linking must not hold up what waits for a commit: its threads run only on
+// CPU nothing else wants. The applier keeps the process's policy.
+TEST_F(RecurrenceLinkingPgTest, LinkersRunOnlyOnIdleCpu) {
+  ASSERT_EQ(IdleThreads(), 0);
+  std::unique_ptr<IndexSync> sync = OpenSync(*feed_, options_);
+  ASSERT_NE(sync, nullptr);
+  sync->Start();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (IdleThreads() < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(IdleThreads(), 2);  // the two linkers (kLinkerThreads)
+  EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+  sync->Stop();
+  EXPECT_EQ(IdleThreads(), 0);
 }
 
 TEST_F(RecurrenceLinkingPgTest, LinkingTimePerPostmortemIsMeasured) {
