@@ -65,9 +65,10 @@ constexpr int kLinkBatchRows = 50;
 constexpr int kLinkReadAttempts = 3;
 // Linking a batch for longer than this is logged (with the time it took).
 constexpr absl::Duration kSlowLinking = absl::Seconds(1);
-// The linker threads run only on CPU nothing else wants (SCHED_IDLE):
-// searches and making changes searchable come first, and links catch up
-// when it is quieter. Where SCHED_IDLE is refused, this nice value instead.
+// The linker threads run under SCHED_IDLE, the smallest share of a busy CPU
+// Linux gives (less than nice 19, never none): searches and making changes
+// searchable come first, and links catch up when it is quieter. Where
+// SCHED_IDLE is refused, this nice value instead.
 constexpr int kLinkerNice = 10;
 // Linker threads, each claiming its own link rows. Linking costs more than
 // indexing (15 ms a postmortem at 100,000), so after a bulk import one

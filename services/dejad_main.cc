@@ -364,6 +364,7 @@ int Run(int argc, char** argv) {
     return Fail(
         absl::StrCat("cannot open the outbox: ", feed.status().ToString()));
   }
+  std::unique_ptr<RecurrenceStore> link_store;  // the indexer's linkers'
   std::unique_ptr<IndexSync> sync;
   if (run_indexer) {
     // Open() rebuilds the index from PostgreSQL when it is missing, corrupt
@@ -374,8 +375,18 @@ int Run(int argc, char** argv) {
     const absl::Time index_start = absl::Now();
     IndexSyncOptions sync_options;
     sync_options.index_dir = index_dir;
-    // Recurrence links are recorded just behind the index (link_pending).
-    sync_options.recurrences = recurrence_store->get();
+    // Recurrence links are recorded just behind the index (link_pending),
+    // through connections of their own: the linkers run on idle CPU only,
+    // and one switched out while holding a connection must not keep
+    // RecurrenceService's calls waiting for it.
+    absl::StatusOr<std::unique_ptr<RecurrenceStore>> opened_link_store =
+        OpenPgRecurrenceStore(recurrence_options);
+    if (!opened_link_store.ok()) {
+      return Fail(absl::StrCat("cannot open the recurrence store: ",
+                               opened_link_store.status().ToString()));
+    }
+    link_store = *std::move(opened_link_store);
+    sync_options.recurrences = link_store.get();
     absl::StatusOr<std::unique_ptr<IndexSync>> opened =
         IndexSync::Open(**feed, sync_options);
     if (!opened.ok()) {
@@ -542,6 +553,7 @@ int Run(int argc, char** argv) {
   search_service.reset();
   service.reset();
   sync.reset();
+  link_store.reset();
   searcher->reset();
   feed->reset();
   recurrence_store->reset();

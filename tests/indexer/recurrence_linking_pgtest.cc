@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -278,6 +279,18 @@ TEST_F(RecurrenceLinkingPgTest, ARejectedLinkSurvivesReindexingAndARebuild) {
   expect_still_rejected();
 }
 
+// Whether a thread may move itself to SCHED_IDLE here (tried on a thread
+// of its own, which ends with it).
+bool SchedIdleAllowed() {
+  bool allowed = false;
+  std::thread probe([&allowed] {
+    sched_param param{};
+    allowed = sched_setscheduler(0, SCHED_IDLE, &param) == 0;
+  });
+  probe.join();
+  return allowed;
+}
+
 // The threads of this process under SCHED_IDLE.
 int IdleThreads() {
   int idle = 0;
@@ -289,21 +302,31 @@ int IdleThreads() {
   return idle;
 }
 
-// Linking must not hold up what waits for a commit: its threads run only on
-// CPU nothing else wants. The applier keeps the process's policy.
-TEST_F(RecurrenceLinkingPgTest, LinkersRunOnlyOnIdleCpu) {
+// Linking must not hold up what waits for a commit: the two linker threads
+// run under SCHED_IDLE, and no other thread does (the applier keeps the
+// process's policy). Skipped where the system refuses SCHED_IDLE (the code
+// falls back to nice 10 there).
+TEST_F(RecurrenceLinkingPgTest, LinkersRunUnderSchedIdle) {
   ASSERT_EQ(IdleThreads(), 0);
   std::unique_ptr<IndexSync> sync = OpenSync(*feed_, options_);
   ASSERT_NE(sync, nullptr);
   sync->Start();
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (IdleThreads() < 2 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(10));
+  const auto await_idle_threads = [](int want) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (IdleThreads() != want && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return IdleThreads();
+  };
+  const int idle = await_idle_threads(2);
+  if (idle == 0 && !SchedIdleAllowed()) {
+    sync->Stop();
+    GTEST_SKIP() << "this system refuses SCHED_IDLE";
   }
-  EXPECT_EQ(IdleThreads(), 2);  // the two linkers (kLinkerThreads)
-  EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+  EXPECT_EQ(idle, 2);  // the two linkers (kLinkerThreads), not the applier
   sync->Stop();
-  EXPECT_EQ(IdleThreads(), 0);
+  // A joined thread may linger in /proc/self/task for a moment.
+  EXPECT_EQ(await_idle_threads(0), 0);
 }
 
 TEST_F(RecurrenceLinkingPgTest, LinkingTimePerPostmortemIsMeasured) {
