@@ -376,9 +376,9 @@ int Run(int argc, char** argv) {
     IndexSyncOptions sync_options;
     sync_options.index_dir = index_dir;
     // Recurrence links are recorded just behind the index (link_pending),
-    // through connections of their own: the linkers run on idle CPU only,
-    // and one switched out while holding a connection must not keep
-    // RecurrenceService's calls waiting for it.
+    // through connections of their own: the linkers run at the lowest CPU
+    // priority, and one switched out while holding a connection must not
+    // keep RecurrenceService's calls waiting for it.
     absl::StatusOr<std::unique_ptr<RecurrenceStore>> opened_link_store =
         OpenPgRecurrenceStore(recurrence_options);
     if (!opened_link_store.ok()) {
