@@ -481,6 +481,28 @@ TEST_F(IndexSyncTest, RebuildSwapsInWhileAReaderOfTheOldOneStillAnswers) {
   EXPECT_TRUE(fs::exists(rebuilt->index_path()));
 }
 
+TEST_F(IndexSyncTest, ARebuildCommittedInStepsHoldsEveryPostmortem) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  // More than two of the rebuild's commit steps (1,000), and a part step.
+  constexpr int kPostmortems = 2500;
+  for (int n = 1; n <= kPostmortems; ++n) {
+    feed_.Put(MakePostmortem(n, 1, absl::StrCat("Rebuilt ", n)));
+  }
+  absl::StatusOr<v1::RebuildIndexResponse> rebuilt = sync->Rebuild();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->documents(), kPostmortems);
+  EXPECT_EQ(DocumentCount(), static_cast<Xapian::doccount>(kPostmortems));
+  for (int n : {1, 1000, 1001, 2000, 2001, kPostmortems}) {
+    EXPECT_EQ(Lookup(n).title, absl::StrCat("Rebuilt ", n)) << n;
+  }
+  // The rebuilt index carries its format, so a restart keeps it.
+  sync.reset();
+  sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  EXPECT_EQ(CurrentPath(), rebuilt->index_path());
+}
+
 TEST_F(IndexSyncTest, ChangesDuringARebuildAreAppliedByTheNextCycle) {
   std::unique_ptr<IndexSync> sync = OpenOrDie();
   ASSERT_NE(sync, nullptr);
