@@ -721,7 +721,7 @@ class Session {
     std::vector<SourceRecord> records =
         ReadImportRecords(line_.args, *defaults);
     if (records.empty()) {
-      err() << "deja: no .md, .markdown or .jsonl files in "
+      err() << "deja: no .md, .markdown, .json or .jsonl files in "
             << absl::StrJoin(line_.args, ", ") << "\n";
       return kExitFailure;
     }

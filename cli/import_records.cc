@@ -10,6 +10,7 @@
 #include <system_error>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -28,7 +29,7 @@ namespace fs = std::filesystem;
 // give it one, so it is no longer worth a note.
 constexpr absl::string_view kNoOwnerReason = "action item without an owner";
 
-enum class FileKind { kMarkdown, kJsonLines, kOther };
+enum class FileKind { kMarkdown, kJson, kJsonLines, kOther };
 
 FileKind KindOf(const fs::path& path) {
   const std::string extension =
@@ -36,6 +37,7 @@ FileKind KindOf(const fs::path& path) {
   if (extension == ".md" || extension == ".markdown") {
     return FileKind::kMarkdown;
   }
+  if (extension == ".json") return FileKind::kJson;
   if (extension == ".jsonl") return FileKind::kJsonLines;
   return FileKind::kOther;
 }
@@ -117,6 +119,53 @@ void ReadMarkdown(const fs::path& path, const std::string& source,
   records.push_back(std::move(record));
 }
 
+// Proto3 JSON of one postmortem; unknown fields are errors, or a misspelt
+// field would vanish from the stored postmortem.
+absl::Status ParsePostmortemJson(absl::string_view json,
+                                 v1::Postmortem& postmortem) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &postmortem,
+      options);
+  if (status.ok()) return absl::OkStatus();
+  const auto message = status.message();
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid postmortem JSON: ",
+                   absl::string_view(message.data(), message.size())));
+}
+
+// A .json file: one postmortem, what `deja submit` reads. Its id is keyed
+// like a Markdown file's: the relative path and the bytes.
+void ReadJson(const fs::path& path, const std::string& source,
+              const std::string& relative, const ImportDefaults& defaults,
+              std::vector<SourceRecord>& records) {
+  auto bytes = ReadFileBytes(path);
+  if (!bytes.ok()) {
+    records.push_back(Rejected(source, std::string(bytes.status().message())));
+    return;
+  }
+  const absl::string_view json = WithoutByteOrderMark(*bytes);
+  if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(json), "[")) {
+    records.push_back(Rejected(
+        source,
+        "a JSON array: give one postmortem per .json file, or one per line "
+        "in a .jsonl file"));
+    return;
+  }
+  SourceRecord record;
+  if (absl::Status parsed = ParsePostmortemJson(json, record.postmortem);
+      !parsed.ok()) {
+    records.push_back(Rejected(source, std::string(parsed.message())));
+    return;
+  }
+  record.source = source;
+  record.request_id =
+      RequestIdFor(record.postmortem, absl::StrCat(relative, "\n", *bytes));
+  FillDefaults(defaults, record);
+  records.push_back(std::move(record));
+}
+
 void ReadJsonLines(const fs::path& path, const std::string& source,
                    const ImportDefaults& defaults,
                    std::vector<SourceRecord>& records) {
@@ -125,9 +174,6 @@ void ReadJsonLines(const fs::path& path, const std::string& source,
     records.push_back(Rejected(source, std::string(bytes.status().message())));
     return;
   }
-  google::protobuf::util::JsonParseOptions options;
-  // A misspelt field would otherwise vanish from the stored postmortem.
-  options.ignore_unknown_fields = false;
   int number = 0;
   bool any = false;
   for (absl::string_view line :
@@ -138,15 +184,9 @@ void ReadJsonLines(const fs::path& path, const std::string& source,
     any = true;
     const std::string line_source = absl::StrCat(source, ":", number);
     SourceRecord record;
-    const auto status = google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(line.data(), line.size()),
-        &record.postmortem, options);
-    if (!status.ok()) {
-      const auto message = status.message();
-      records.push_back(Rejected(
-          line_source,
-          absl::StrCat("invalid postmortem JSON: ",
-                       absl::string_view(message.data(), message.size()))));
+    if (absl::Status parsed = ParsePostmortemJson(line, record.postmortem);
+        !parsed.ok()) {
+      records.push_back(Rejected(line_source, std::string(parsed.message())));
       continue;
     }
     record.source = line_source;
@@ -165,12 +205,15 @@ void ReadFile(const fs::path& path, const std::string& source,
     case FileKind::kMarkdown:
       ReadMarkdown(path, source, relative, defaults, records);
       return;
+    case FileKind::kJson:
+      ReadJson(path, source, relative, defaults, records);
+      return;
     case FileKind::kJsonLines:
       ReadJsonLines(path, source, defaults, records);
       return;
     case FileKind::kOther:
       records.push_back(
-          Rejected(source, "not a .md, .markdown or .jsonl file"));
+          Rejected(source, "not a .md, .markdown, .json or .jsonl file"));
       return;
   }
 }

@@ -1,8 +1,8 @@
 #ifndef DEJA_CLI_IMPORT_RECORDS_H_
 #define DEJA_CLI_IMPORT_RECORDS_H_
 
-// What `deja import` sends: the records read from Markdown files, JSON Lines
-// files and directories of them, each with its idempotence key, the defaults
+// What `deja import` sends: the records read from Markdown, JSON and JSON
+// Lines files and directories of them, each with its idempotence key, the defaults
 // it got and what its document could not map. Reading never stops at a bad
 // file or line: that record carries its problem instead and is reported as
 // rejected. Not thread-safe only in the sense that it reads the file system.
@@ -39,15 +39,16 @@ struct SourceRecord {
 };
 
 // "import-" + Fnv1a128Hex(key). The key is the postmortem's external_id when
-// it has one; else, for Markdown, the file's path relative to its PATH
-// argument (the file name for a file argument), "\n" and the file's bytes;
+// it has one; else, for Markdown and .json, the file's path relative to its
+// PATH argument (the file name for a file argument), "\n" and the file's bytes;
 // for JSON Lines the line's bytes. So the id depends neither on the current
 // directory nor on where the folder sits.
 std::string ImportRequestId(absl::string_view key);
 
-// Reads every PATH in order: a .md/.markdown file, a .jsonl file (one
-// postmortem per line in the proto3 JSON mapping, blank lines and a UTF-8
-// byte-order mark skipped) or a directory (walked recursively in path order,
+// Reads every PATH in order: a .md/.markdown file, a .json file (one
+// postmortem in the proto3 JSON mapping, as `deja submit` reads it), a
+// .jsonl file (one postmortem per line, blank lines and a UTF-8 byte-order
+// mark skipped) or a directory (walked recursively in path order,
 // following symlinks but entering each folder once; hidden entries, other
 // extensions and non-regular files ignored). A missing or unreadable path or
 // subfolder (only that subtree is skipped), a symlink loop, a file argument

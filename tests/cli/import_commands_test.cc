@@ -396,7 +396,8 @@ TEST_F(ImportCommandsTest, MissingPathIsARejectedRecordAndTheRestGoesOn) {
 TEST_F(ImportCommandsTest, AnEmptyFolderIsAFailure) {
   fs::create_directories(dir_ / "empty");
   EXPECT_EQ(Run({"import", (dir_ / "empty").string()}), 1);
-  EXPECT_THAT(err_, HasSubstr("deja: no .md, .markdown or .jsonl files in"));
+  EXPECT_THAT(err_,
+              HasSubstr("deja: no .md, .markdown, .json or .jsonl files in"));
 }
 
 TEST_F(ImportCommandsTest, WaitsUntilTheIndexCaughtUp) {

@@ -197,6 +197,50 @@ TEST_F(ImportRecordsTest, JsonLinesFileWithoutPostmortemsSaysSo) {
                           "blank.jsonl: no postmortems in the file"));
 }
 
+// A .json file holds one postmortem, as `deja submit` reads it: a folder of
+// them (samples/postmortems) imports in one command.
+TEST_F(ImportRecordsTest, JsonFileIsOnePostmortemAndBadOnesAreNamed) {
+  Write("folder/a.json",
+        "{\n  \"title\": \"Queue backlog\",\n"
+        "  \"summary\": \"Consumers stalled.\"\n}\n");
+  Write("folder/b.json", R"([{"title":"One"},{"title":"Two"}])");
+  Write("folder/c.json", R"({"title":"Typo","sumary":"misspelt"})");
+  Write("folder/d.json", "{ not json");
+  Write("folder/e.txt", "skipped in a folder");
+  const auto records = Read({"folder"});
+  const std::vector<std::string> outcomes = Outcomes(records, dir_);
+  ASSERT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outcomes[0], "folder/a.json");
+  EXPECT_EQ(records[0].postmortem.title(), "Queue backlog");
+  EXPECT_EQ(records[0].postmortem.summary(), "Consumers stalled.");
+  EXPECT_EQ(outcomes[1],
+            "folder/b.json: a JSON array: give one postmortem per .json file, "
+            "or one per line in a .jsonl file");
+  EXPECT_THAT(outcomes[2], ::testing::StartsWith(
+                               "folder/c.json: invalid postmortem JSON: "));
+  EXPECT_THAT(outcomes[2], ::testing::HasSubstr("sumary"));
+  EXPECT_THAT(outcomes[3], ::testing::StartsWith(
+                               "folder/d.json: invalid postmortem JSON: "));
+}
+
+TEST_F(ImportRecordsTest, JsonFileIdFollowsItsPathAndBytesOrItsExternalId) {
+  Write("one/a.json", kJsonLine);
+  Write("two/a.json", kJsonLine);
+  Write("two/b.json", kJsonLine);
+  Write("one/x.json", R"({"title":"T","externalId":"INC-7"})");
+  Write("two/y.json", R"({"title":"Edited","externalId":"INC-7"})");
+  const auto again = Read({"one/a.json"});
+  const auto records = Read(
+      {"one/a.json", "two/a.json", "two/b.json", "one/x.json", "two/y.json"});
+  ASSERT_EQ(records.size(), 5u);
+  // The relative path (the file name for a file argument) and the bytes.
+  EXPECT_EQ(records[0].request_id, again[0].request_id);
+  EXPECT_EQ(records[0].request_id, records[1].request_id);
+  EXPECT_NE(records[0].request_id, records[2].request_id);
+  EXPECT_EQ(records[3].request_id, records[4].request_id);
+  EXPECT_EQ(records[3].request_id, ImportRequestId("INC-7"));
+}
+
 TEST(CommonDirectoryTest, RootAloneIsNoCommonDirectory) {
   SourceRecord a, b;
   a.source = "/nonexistent";
