@@ -27,6 +27,8 @@
 #include "bench/corpus/corpus_generator.h"
 #include "deja/v1/postmortem.pb.h"
 #include "indexer/document_builder.h"
+#include "indexer/index_schema.h"
+#include "indexer/synonym_table.h"
 
 namespace deja::bench {
 namespace {
@@ -44,7 +46,8 @@ replacing them and committing.
 
 Usage:
   index_write_lab --index DIR [--size N] [--seed S] [--first F]
-                  [--count C] [--batch B1,B2,...] [--terms] [--json]
+                  [--count C] [--batch B1,B2,...] [--terms] [--servable]
+                  [--merge DIR1,DIR2,...] [--json]
 
   --index DIR  an index directory (a generation: the one holding the
                Xapian files, e.g. DATA_DIR/index/gen-000001 of a stopped
@@ -53,9 +56,18 @@ Usage:
                F.. come from the corpus of this size
   --first F    the first postmortem to add (default 500000; pick one past
                what the index holds, so that they are new)
-  --count C    postmortems per batch size (default 1000)
+  --count C    postmortems per batch size (default 1000; 0 adds none,
+               e.g. to make an index --servable afterwards)
   --batch      batch sizes, one run each, in order (default 1,10,100)
   --terms      also the terms per postmortem, by prefix
+  --servable   then install the synonym table and the index format, as a
+               rebuild does, so that dejad and deja-load's inproc-* kinds
+               read the index (e.g. to measure searches at a size the
+               indexer would take hours to reach; several such indexes
+               can be searched as one through a Xapian stub file)
+  --merge DIRS first merge these indexes into a new --index DIR with
+               Xapian's compactor (documents renumbered, in order): indexes
+               built in parallel become one, as dejad serves it
   --json       also one JSON object with every figure as the last line
 )";
 
@@ -67,14 +79,18 @@ struct LabOptions {
   std::vector<int64_t> batches = {1, 10, 100};
   bool json = false;
   bool terms = false;
+  bool servable = false;
+  std::vector<std::string> merge;
 };
 
 absl::StatusOr<LabOptions> ParseArgs(int argc, char** argv) {
   LabOptions lab;
   for (int k = 1; k < argc; ++k) {
     const std::string flag = argv[k];
-    if (flag == "--json" || flag == "--terms") {
-      (flag == "--json" ? lab.json : lab.terms) = true;
+    if (flag == "--json" || flag == "--terms" || flag == "--servable") {
+      (flag == "--json"    ? lab.json
+       : flag == "--terms" ? lab.terms
+                           : lab.servable) = true;
       continue;
     }
     if (k + 1 >= argc) {
@@ -91,7 +107,10 @@ absl::StatusOr<LabOptions> ParseArgs(int argc, char** argv) {
     } else if (flag == "--first") {
       ok = absl::SimpleAtoi(value, &lab.first) && lab.first >= 0;
     } else if (flag == "--count") {
-      ok = absl::SimpleAtoi(value, &lab.count) && lab.count > 0;
+      ok = absl::SimpleAtoi(value, &lab.count) && lab.count >= 0;
+    } else if (flag == "--merge") {
+      lab.merge = absl::StrSplit(value, ',', absl::SkipEmpty());
+      ok = !lab.merge.empty();
     } else if (flag == "--batch") {
       lab.batches.clear();
       for (absl::string_view part : absl::StrSplit(value, ',')) {
@@ -113,7 +132,7 @@ absl::StatusOr<LabOptions> ParseArgs(int argc, char** argv) {
   }
   const int64_t last =
       lab.first + lab.count * static_cast<int64_t>(lab.batches.size());
-  if (last > lab.corpus.size) {
+  if (lab.count > 0 && last > lab.corpus.size) {
     return absl::InvalidArgumentError(
         absl::StrCat("--first + --count x batch sizes reaches postmortem ",
                      last, ", past the corpus (--size ", lab.corpus.size, ")"));
@@ -201,8 +220,29 @@ Stage AddBatches(const CorpusGenerator& generator, Xapian::WritableDatabase& db,
   return stage;
 }
 
+// Prints the compactor's progress, one line per table.
+class CompactProgress final : public Xapian::Compactor {
+ public:
+  void set_status(const std::string& table,
+                  const std::string& status) override {
+    std::fprintf(stderr, "merge: %s %s\n", table.c_str(), status.c_str());
+  }
+};
+
+void Merge(const std::vector<std::string>& sources, const std::string& out) {
+  Xapian::Database all;
+  for (const std::string& source : sources) {
+    all.add_database(Xapian::Database(source));
+  }
+  std::fprintf(stderr, "merging %u documents from %zu indexes into %s\n",
+               all.get_doccount(), sources.size(), out.c_str());
+  CompactProgress progress;
+  all.compact(out, Xapian::Compactor::STANDARD, 0, progress);
+}
+
 int Run(const LabOptions& lab) {
   const CorpusGenerator generator(lab.corpus);
+  if (!lab.merge.empty()) Merge(lab.merge, lab.index_dir);
   Xapian::WritableDatabase db(lab.index_dir, Xapian::DB_CREATE_OR_OPEN);
   std::printf("index %s: %u documents\n", lab.index_dir.c_str(),
               db.get_doccount());
@@ -216,6 +256,7 @@ int Run(const LabOptions& lab) {
   std::map<std::string, int64_t> terms;
   int64_t documents = 0;
   for (int64_t batch : lab.batches) {
+    if (lab.count == 0) break;
     const Stage s = AddBatches(generator, db, first, lab.count, batch);
     first += lab.count;
     for (const auto& [prefix, count] : s.terms) terms[prefix] += count;
@@ -247,6 +288,13 @@ int Run(const LabOptions& lab) {
     std::printf("terms per postmortem: %.1f; by prefix: %s\n",
                 static_cast<double>(all) / documents,
                 absl::StrJoin(kinds, ", ").c_str());
+  }
+  if (lab.servable) {
+    index::InstallSynonyms(db);
+    db.set_metadata(index::kSchemaVersionKey, index::IndexFormatVersion());
+    db.commit();
+    std::printf("servable: synonyms and format %s installed\n",
+                index::IndexFormatVersion().c_str());
   }
   if (lab.json) {
     std::printf("{\"documents\": %u, \"rows\": [%s]}\n", db.get_doccount(),
