@@ -40,7 +40,6 @@
 #include "deja/v1/search_service.grpc.pb.h"
 #include "deja/v1/stats_service.grpc.pb.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 
 namespace deja::cli {
@@ -163,27 +162,6 @@ absl::StatusOr<std::string> ReadInput(const std::string& path,
   content << file.rdbuf();
   if (file.bad()) return absl::DataLossError(std::strerror(errno));
   return content.str();
-}
-
-// Unknown fields are errors: a misspelt field name would otherwise vanish
-// silently from the stored postmortem.
-absl::StatusOr<v1::Postmortem> ParsePostmortem(const std::string& json) {
-  if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(json), "[")) {
-    return absl::InvalidArgumentError(
-        "a JSON array: give one postmortem per file (several FILEs are fine)");
-  }
-  v1::Postmortem postmortem;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto status =
-      google::protobuf::util::JsonStringToMessage(json, &postmortem, options);
-  if (!status.ok()) {
-    const auto message = status.message();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid postmortem JSON: ",
-        FirstLine(absl::string_view(message.data(), message.size()))));
-  }
-  return postmortem;
 }
 
 // "abc" unchanged, "a b" as 'a b', for a command line a user can paste.
@@ -373,7 +351,7 @@ class Session {
         exit_code = FileFailure(path, text.status().message());
         continue;
       }
-      auto postmortem = ParsePostmortem(*text);
+      auto postmortem = ParsePostmortemFile(*text);
       if (!postmortem.ok()) {
         exit_code = FileFailure(path, postmortem.status().message());
         continue;
@@ -966,7 +944,7 @@ class Session {
     const std::string& path = line_.args[0];
     auto text = ReadInput(path, *env_.in);
     if (!text.ok()) return FileFailure(path, text.status().message());
-    auto postmortem = ParsePostmortem(*text);
+    auto postmortem = ParsePostmortemFile(*text);
     if (!postmortem.ok()) {
       return FileFailure(path, postmortem.status().message());
     }

@@ -119,49 +119,27 @@ void ReadMarkdown(const fs::path& path, const std::string& source,
   records.push_back(std::move(record));
 }
 
-// Proto3 JSON of one postmortem; unknown fields are errors, or a misspelt
-// field would vanish from the stored postmortem.
-absl::Status ParsePostmortemJson(absl::string_view json,
-                                 v1::Postmortem& postmortem) {
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), &postmortem,
-      options);
-  if (status.ok()) return absl::OkStatus();
-  const auto message = status.message();
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid postmortem JSON: ",
-                   absl::string_view(message.data(), message.size())));
-}
-
-// A .json file: one postmortem, what `deja submit` reads. Its id is keyed
-// like a Markdown file's: the relative path and the bytes.
+// A .json file: one postmortem, read as `deja submit` reads it. Its request
+// id is the one `deja submit FILE` sends, taken before any default is
+// filled, so a file submitted earlier comes back unchanged (a default only
+// fills what the server would have refused, so nothing was stored then).
 void ReadJson(const fs::path& path, const std::string& source,
-              const std::string& relative, const ImportDefaults& defaults,
+              const ImportDefaults& defaults,
               std::vector<SourceRecord>& records) {
   auto bytes = ReadFileBytes(path);
   if (!bytes.ok()) {
     records.push_back(Rejected(source, std::string(bytes.status().message())));
     return;
   }
-  const absl::string_view json = WithoutByteOrderMark(*bytes);
-  if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(json), "[")) {
-    records.push_back(Rejected(
-        source,
-        "a JSON array: give one postmortem per .json file, or one per line "
-        "in a .jsonl file"));
+  absl::StatusOr<v1::Postmortem> parsed = ParsePostmortemFile(*bytes);
+  if (!parsed.ok()) {
+    records.push_back(Rejected(source, std::string(parsed.status().message())));
     return;
   }
   SourceRecord record;
-  if (absl::Status parsed = ParsePostmortemJson(json, record.postmortem);
-      !parsed.ok()) {
-    records.push_back(Rejected(source, std::string(parsed.message())));
-    return;
-  }
   record.source = source;
-  record.request_id =
-      RequestIdFor(record.postmortem, absl::StrCat(relative, "\n", *bytes));
+  record.postmortem = *std::move(parsed);
+  record.request_id = DefaultRequestId(record.postmortem);
   FillDefaults(defaults, record);
   records.push_back(std::move(record));
 }
@@ -183,12 +161,14 @@ void ReadJsonLines(const fs::path& path, const std::string& source,
     if (absl::StripAsciiWhitespace(line).empty()) continue;
     any = true;
     const std::string line_source = absl::StrCat(source, ":", number);
-    SourceRecord record;
-    if (absl::Status parsed = ParsePostmortemJson(line, record.postmortem);
-        !parsed.ok()) {
-      records.push_back(Rejected(line_source, std::string(parsed.message())));
+    absl::StatusOr<v1::Postmortem> parsed = ParsePostmortemJson(line);
+    if (!parsed.ok()) {
+      records.push_back(
+          Rejected(line_source, std::string(parsed.status().message())));
       continue;
     }
+    SourceRecord record;
+    record.postmortem = *std::move(parsed);
     record.source = line_source;
     record.request_id = RequestIdFor(record.postmortem, line);
     FillDefaults(defaults, record);
@@ -206,7 +186,7 @@ void ReadFile(const fs::path& path, const std::string& source,
       ReadMarkdown(path, source, relative, defaults, records);
       return;
     case FileKind::kJson:
-      ReadJson(path, source, relative, defaults, records);
+      ReadJson(path, source, defaults, records);
       return;
     case FileKind::kJsonLines:
       ReadJsonLines(path, source, defaults, records);
@@ -352,6 +332,32 @@ std::string UnmappedSummary(const std::vector<UnmappedPart>& parts) {
 }
 
 }  // namespace
+
+absl::StatusOr<v1::Postmortem> ParsePostmortemJson(absl::string_view json) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  v1::Postmortem postmortem;
+  json = WithoutByteOrderMark(json);
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &postmortem,
+      options);
+  if (status.ok()) return postmortem;
+  // protobuf's message may go on with the input and a caret: one line.
+  const auto message = status.message();
+  const absl::string_view text = absl::StripTrailingAsciiWhitespace(
+      absl::string_view(message.data(), message.size()));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid postmortem JSON: ", OneLine(text.substr(0, text.find('\n')))));
+}
+
+absl::StatusOr<v1::Postmortem> ParsePostmortemFile(absl::string_view text) {
+  if (absl::StartsWith(
+          absl::StripLeadingAsciiWhitespace(WithoutByteOrderMark(text)), "[")) {
+    return absl::InvalidArgumentError(
+        "a JSON array: give one postmortem per file (several FILEs are fine)");
+  }
+  return ParsePostmortemJson(text);
+}
 
 std::string ImportRequestId(absl::string_view key) {
   return absl::StrCat("import-", Fnv1a128Hex(key));

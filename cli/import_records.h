@@ -2,15 +2,16 @@
 #define DEJA_CLI_IMPORT_RECORDS_H_
 
 // What `deja import` sends: the records read from Markdown, JSON and JSON
-// Lines files and directories of them, each with its idempotence key, the defaults
-// it got and what its document could not map. Reading never stops at a bad
-// file or line: that record carries its problem instead and is reported as
+// Lines files and directories of them, each with its idempotence key, the
+// defaults it got and what its document could not map. Reading never stops at a
+// bad file or line: that record carries its problem instead and is reported as
 // rejected. Not thread-safe only in the sense that it reads the file system.
 
 #include <cstddef>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/import_defaults.h"
 #include "core/markdown_import.h"
@@ -39,14 +40,27 @@ struct SourceRecord {
 };
 
 // "import-" + Fnv1a128Hex(key). The key is the postmortem's external_id when
-// it has one; else, for Markdown and .json, the file's path relative to its
-// PATH argument (the file name for a file argument), "\n" and the file's bytes;
+// it has one; else, for Markdown, the file's path relative to its PATH
+// argument (the file name for a file argument), "\n" and the file's bytes;
 // for JSON Lines the line's bytes. So the id depends neither on the current
-// directory nor on where the folder sits.
+// directory nor on where the folder sits. (A .json file's record gets the
+// id `deja submit` would send instead: DefaultRequestId in cli/format.h.)
 std::string ImportRequestId(absl::string_view key);
 
+// One postmortem in the proto3 JSON mapping, a UTF-8 byte-order mark
+// skipped. Unknown fields are errors (a misspelt field would otherwise
+// vanish from the stored postmortem): INVALID_ARGUMENT "invalid postmortem
+// JSON: ..." on one line.
+absl::StatusOr<v1::Postmortem> ParsePostmortemJson(absl::string_view json);
+
+// A file holding one postmortem, as `deja submit`, `deja update` and `deja
+// import` (.json) read it: ParsePostmortemJson, and a JSON array refused
+// with a hint.
+absl::StatusOr<v1::Postmortem> ParsePostmortemFile(absl::string_view text);
+
 // Reads every PATH in order: a .md/.markdown file, a .json file (one
-// postmortem in the proto3 JSON mapping, as `deja submit` reads it), a
+// postmortem, as ParsePostmortemFile reads it; in a folder, any .json file
+// is taken for one, and one that is not becomes a rejected record), a
 // .jsonl file (one postmortem per line, blank lines and a UTF-8 byte-order
 // mark skipped) or a directory (walked recursively in path order,
 // following symlinks but entering each folder once; hidden entries, other

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cli/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -214,8 +215,8 @@ TEST_F(ImportRecordsTest, JsonFileIsOnePostmortemAndBadOnesAreNamed) {
   EXPECT_EQ(records[0].postmortem.title(), "Queue backlog");
   EXPECT_EQ(records[0].postmortem.summary(), "Consumers stalled.");
   EXPECT_EQ(outcomes[1],
-            "folder/b.json: a JSON array: give one postmortem per .json file, "
-            "or one per line in a .jsonl file");
+            "folder/b.json: a JSON array: give one postmortem per file "
+            "(several FILEs are fine)");
   EXPECT_THAT(outcomes[2], ::testing::StartsWith(
                                "folder/c.json: invalid postmortem JSON: "));
   EXPECT_THAT(outcomes[2], ::testing::HasSubstr("sumary"));
@@ -223,22 +224,24 @@ TEST_F(ImportRecordsTest, JsonFileIsOnePostmortemAndBadOnesAreNamed) {
                                "folder/d.json: invalid postmortem JSON: "));
 }
 
-TEST_F(ImportRecordsTest, JsonFileIdFollowsItsPathAndBytesOrItsExternalId) {
+// A .json file's id is the one `deja submit FILE` sends (taken before any
+// default is filled), so importing a folder already submitted, as the
+// quickstart does with the samples, stores nothing twice.
+TEST_F(ImportRecordsTest, JsonFileIdIsTheOneSubmitSends) {
   Write("one/a.json", kJsonLine);
-  Write("two/a.json", kJsonLine);
-  Write("two/b.json", kJsonLine);
+  Write("two/a.json", absl::StrCat("\xEF\xBB\xBF", kJsonLine, "\n"));
   Write("one/x.json", R"({"title":"T","externalId":"INC-7"})");
-  Write("two/y.json", R"({"title":"Edited","externalId":"INC-7"})");
-  const auto again = Read({"one/a.json"});
-  const auto records = Read(
-      {"one/a.json", "two/a.json", "two/b.json", "one/x.json", "two/y.json"});
-  ASSERT_EQ(records.size(), 5u);
-  // The relative path (the file name for a file argument) and the bytes.
-  EXPECT_EQ(records[0].request_id, again[0].request_id);
-  EXPECT_EQ(records[0].request_id, records[1].request_id);
-  EXPECT_NE(records[0].request_id, records[2].request_id);
-  EXPECT_EQ(records[3].request_id, records[4].request_id);
-  EXPECT_EQ(records[3].request_id, ImportRequestId("INC-7"));
+  const auto records = Read({"one/a.json", "two/a.json", "one/x.json"});
+  ASSERT_EQ(records.size(), 3u);
+  absl::StatusOr<v1::Postmortem> parsed = ParsePostmortemJson(kJsonLine);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(records[0].request_id, DefaultRequestId(*parsed));
+  EXPECT_EQ(records[1].request_id, records[0].request_id);
+  EXPECT_THAT(records[0].defaulted, ::testing::Contains("team"));
+  v1::Postmortem external;
+  external.set_title("T");
+  external.set_external_id("INC-7");
+  EXPECT_EQ(records[2].request_id, DefaultRequestId(external));
 }
 
 TEST(CommonDirectoryTest, RootAloneIsNoCommonDirectory) {
