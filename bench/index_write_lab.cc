@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -132,6 +133,10 @@ absl::StatusOr<LabOptions> ParseArgs(int argc, char** argv) {
   }
   const int64_t last =
       lab.first + lab.count * static_cast<int64_t>(lab.batches.size());
+  if (!lab.merge.empty() && std::filesystem::exists(lab.index_dir)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--merge writes a new index: ", lab.index_dir, " already exists"));
+  }
   if (lab.count > 0 && last > lab.corpus.size) {
     return absl::InvalidArgumentError(
         absl::StrCat("--first + --count x batch sizes reaches postmortem ",
@@ -246,11 +251,13 @@ int Run(const LabOptions& lab) {
   Xapian::WritableDatabase db(lab.index_dir, Xapian::DB_CREATE_OR_OPEN);
   std::printf("index %s: %u documents\n", lab.index_dir.c_str(),
               db.get_doccount());
-  std::printf("%6s | %21s | %21s | %21s | %21s\n", "", "build", "replace",
-              "commit", "total");
-  std::printf("%6s | %10s %10s | %10s %10s | %10s %10s | %10s %10s\n", "batch",
-              "wall ms", "cpu ms", "wall ms", "cpu ms", "wall ms", "cpu ms",
-              "wall ms", "cpu ms");
+  if (lab.count > 0) {
+    std::printf("%6s | %21s | %21s | %21s | %21s\n", "", "build", "replace",
+                "commit", "total");
+    std::printf("%6s | %10s %10s | %10s %10s | %10s %10s | %10s %10s\n",
+                "batch", "wall ms", "cpu ms", "wall ms", "cpu ms", "wall ms",
+                "cpu ms", "wall ms", "cpu ms");
+  }
   std::vector<std::string> json_rows;
   int64_t first = lab.first;
   std::map<std::string, int64_t> terms;
@@ -274,8 +281,10 @@ int Run(const LabOptions& lab) {
         batch, s.build.wall_ms / n, s.replace.wall_ms / n, s.commit.wall_ms / n,
         total.wall_ms / n, total.cpu_ms / n));
   }
-  std::printf("(per postmortem; %lld postmortems per batch size)\n",
-              static_cast<long long>(lab.count));
+  if (lab.count > 0) {
+    std::printf("(per postmortem; %lld postmortems per batch size)\n",
+                static_cast<long long>(lab.count));
+  }
   if (lab.terms && documents > 0) {
     std::vector<std::string> kinds;
     int64_t all = 0;

@@ -54,10 +54,11 @@ constexpr absl::Duration kStopCheck = absl::Milliseconds(250);
 constexpr int64_t kProgressEvery = 10000;
 // A rebuild commits its new generation every this many postmortems. Xapian
 // holds uncommitted postings in sorted maps whose cost per posting grows
-// with their size: at its default of 10,000 documents between flushes a
-// rebuild spent about 10 ms a postmortem there, against about 2.5 at 1,000,
-// where a commit's fixed cost (rewriting the leaf blocks every batch
-// touches) is still small (bench/index_write_lab, docs/BENCHMARKS.md).
+// with their size, while each commit has a fixed cost (rewriting the leaf
+// blocks the batch touched). Left to Xapian's flush every 10,000
+// documents, a rebuild of the 100,000 data dir took 13.6 ms a postmortem;
+// committing every 1,000, 8.9 (docs/BENCHMARKS.md; bench/index_write_lab
+// finds 1,000 better than 300 or 3,000 on a large index).
 constexpr int64_t kRebuildCommitEvery = 1000;
 // Recurrence reasons: a few short lines, each readable in a table cell.
 constexpr size_t kMaxReasonBytes = 160;
@@ -797,19 +798,14 @@ class XapianIndexSync final : public IndexSync {
               fresh->replace_document(
                   index::IdTerm(postmortem.id()),
                   index::BuildDocument(postmortem, fresh.get()));
+              // Not in use until swapped in: a failed rebuild removes it.
+              if (++documents % kRebuildCommitEvery == 0) fresh->commit();
             } catch (const Xapian::Error& e) {
               return StatusFromXapian(
                   e, absl::StrCat("index postmortem ", postmortem.id()), path);
             } catch (const std::exception& e) {
               return StatusFromException(
                   e, absl::StrCat("index postmortem ", postmortem.id()), path);
-            }
-            ++documents;
-            try {
-              // Not in use until swapped in: a failed rebuild removes it.
-              if (documents % kRebuildCommitEvery == 0) fresh->commit();
-            } catch (const Xapian::Error& e) {
-              return StatusFromXapian(e, "commit the new index", path);
             }
             if (documents % kProgressEvery == 0) {
               LogEvent(absl::StrCat("rebuilding the index: ", documents,

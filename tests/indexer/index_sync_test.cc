@@ -503,6 +503,31 @@ TEST_F(IndexSyncTest, ARebuildCommittedInStepsHoldsEveryPostmortem) {
   EXPECT_EQ(CurrentPath(), rebuilt->index_path());
 }
 
+TEST_F(IndexSyncTest, ARebuildFailingAfterSomeCommitsLeavesNoTrace) {
+  std::unique_ptr<IndexSync> sync = OpenOrDie();
+  ASSERT_NE(sync, nullptr);
+  feed_.Put(MakePostmortem(1, 1, "In use"));
+  ASSERT_TRUE(sync->RunOnce().ok());
+  const std::string path = CurrentPath();
+  for (int n = 2; n <= 2500; ++n) {
+    feed_.Put(MakePostmortem(n, 1, absl::StrCat("Rebuilt ", n)));
+  }
+  // Past two of the rebuild's commits (every 1,000).
+  feed_.FailForEachAfter(2100, absl::UnavailableError("connection lost"));
+  absl::StatusOr<v1::RebuildIndexResponse> rebuilt = sync->Rebuild();
+  EXPECT_EQ(rebuilt.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(rebuilt.status().message(), HasSubstr("connection lost"));
+  EXPECT_EQ(CurrentPath(), path);
+  int generations = 0;
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(options_.index_dir)) {
+    if (entry.path().filename().string().rfind("gen-", 0) == 0) ++generations;
+  }
+  EXPECT_EQ(generations, 1) << "the half-built generation is removed";
+  EXPECT_EQ(Lookup(1).title, "In use");
+  EXPECT_EQ(DocumentCount(), 1u);
+}
+
 TEST_F(IndexSyncTest, ChangesDuringARebuildAreAppliedByTheNextCycle) {
   std::unique_ptr<IndexSync> sync = OpenOrDie();
   ASSERT_NE(sync, nullptr);

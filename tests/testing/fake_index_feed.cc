@@ -76,6 +76,11 @@ void FakeIndexFeed::FailNext(Method method, absl::Status status, int times) {
   for (int i = 0; i < times; ++i) failures_[method].push_back(status);
 }
 
+void FakeIndexFeed::FailForEachAfter(int visits, absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  for_each_break_.emplace(visits, std::move(status));
+}
+
 void FakeIndexFeed::OnForEachPostmortem(std::function<void()> hook) {
   absl::MutexLock lock(&mu_);
   for_each_hook_ = std::move(hook);
@@ -188,6 +193,7 @@ absl::Status FakeIndexFeed::ForEachPostmortem(
     const std::function<absl::Status(const v1::Postmortem&)>& visit) {
   std::map<std::string, v1::Postmortem> snapshot;
   std::function<void()> hook;
+  std::optional<std::pair<int, absl::Status>> broken;
   {
     absl::MutexLock lock(&mu_);
     ++for_each_calls_;
@@ -196,12 +202,17 @@ absl::Status FakeIndexFeed::ForEachPostmortem(
     }
     snapshot = live_;
     hook = for_each_hook_;
+    broken = std::move(for_each_break_);
+    for_each_break_.reset();
   }
   // Outside the lock: the hook writes to this feed, and visits may be slow.
   if (hook) hook();
+  int visited = 0;
   for (const auto& [id, postmortem] : snapshot) {
+    if (broken && visited == broken->first) return broken->second;
     absl::Status status = visit(postmortem);
     if (!status.ok()) return status;
+    ++visited;
   }
   return absl::OkStatus();
 }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -59,6 +60,9 @@ class FakeIndexFeed : public IndexFeed {
   // (a failed Complete leaves its rows claimed until the batch is destroyed;
   // kComplete counts the completions of both queues).
   void FailNext(Method method, absl::Status status, int times = 1);
+  // The next ForEachPostmortem() returns `status` after visiting `visits`
+  // postmortems, as a scan whose connection broke half-way would.
+  void FailForEachAfter(int visits, absl::Status status);
   // Runs once per ForEachPostmortem(), after its snapshot is taken and
   // before the first visit: lets a test write "during" a rebuild.
   void OnForEachPostmortem(std::function<void()> hook);
@@ -114,6 +118,8 @@ class FakeIndexFeed : public IndexFeed {
   absl::Duration woken_late_by_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   std::map<Method, std::vector<absl::Status>> failures_ ABSL_GUARDED_BY(mu_);
   std::function<void()> for_each_hook_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::pair<int, absl::Status>> for_each_break_
+      ABSL_GUARDED_BY(mu_);
   int claim_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int for_each_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
