@@ -100,6 +100,18 @@ class IndexSyncTest : public ::testing::Test {
     return found;
   }
 
+  // The generation directories ("gen-...") in the index directory.
+  int Generations() {
+    int generations = 0;
+    for (const fs::directory_entry& entry :
+         fs::directory_iterator(options_.index_dir)) {
+      if (entry.path().filename().string().rfind("gen-", 0) == 0) {
+        ++generations;
+      }
+    }
+    return generations;
+  }
+
   Xapian::doccount DocumentCount() {
     return Xapian::Database(CurrentPath()).get_doccount();
   }
@@ -518,12 +530,7 @@ TEST_F(IndexSyncTest, ARebuildFailingAfterSomeCommitsLeavesNoTrace) {
   EXPECT_EQ(rebuilt.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(rebuilt.status().message(), HasSubstr("connection lost"));
   EXPECT_EQ(CurrentPath(), path);
-  int generations = 0;
-  for (const fs::directory_entry& entry :
-       fs::directory_iterator(options_.index_dir)) {
-    if (entry.path().filename().string().rfind("gen-", 0) == 0) ++generations;
-  }
-  EXPECT_EQ(generations, 1) << "the half-built generation is removed";
+  EXPECT_EQ(Generations(), 1) << "the half-built generation is removed";
   EXPECT_EQ(Lookup(1).title, "In use");
   EXPECT_EQ(DocumentCount(), 1u);
 }
@@ -562,12 +569,7 @@ TEST_F(IndexSyncTest, AFailedRebuildKeepsTheIndexInUse) {
   EXPECT_EQ(rebuilt.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(rebuilt.status().message(), HasSubstr("snapshot failed"));
   EXPECT_EQ(CurrentPath(), path);
-  int generations = 0;
-  for (const fs::directory_entry& entry :
-       fs::directory_iterator(options_.index_dir)) {
-    if (entry.path().filename().string().rfind("gen-", 0) == 0) ++generations;
-  }
-  EXPECT_EQ(generations, 1) << "the half-built generation is removed";
+  EXPECT_EQ(Generations(), 1) << "the half-built generation is removed";
 
   feed_.Put(MakePostmortem(2, 1, "Written after"));
   ASSERT_TRUE(sync->RunOnce().ok());
@@ -812,12 +814,7 @@ TEST_F(IndexSyncTest, StopCancelsARunningRebuildAndKeepsTheIndexInUse) {
 
   EXPECT_EQ(rebuilt.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(CurrentPath(), path);
-  int generations = 0;
-  for (const fs::directory_entry& entry :
-       fs::directory_iterator(options_.index_dir)) {
-    if (entry.path().filename().string().rfind("gen-", 0) == 0) ++generations;
-  }
-  EXPECT_EQ(generations, 1) << "the half-built generation is removed";
+  EXPECT_EQ(Generations(), 1) << "the half-built generation is removed";
   EXPECT_EQ(Lookup(1).title, "Still here");
 }
 
