@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <system_error>
 #include <utility>
@@ -93,15 +94,23 @@ SourceRecord Rejected(std::string source, std::string problem) {
   return record;
 }
 
+// The file's bytes; or none, after adding a rejected record saying why.
+std::optional<std::string> BytesOrRejected(const fs::path& path,
+                                           const std::string& source,
+                                           std::vector<SourceRecord>& records) {
+  absl::StatusOr<std::string> bytes = ReadFileBytes(path);
+  if (bytes.ok()) return *std::move(bytes);
+  records.push_back(Rejected(source, std::string(bytes.status().message())));
+  return std::nullopt;
+}
+
 // `relative` is the path that goes into the request id.
 void ReadMarkdown(const fs::path& path, const std::string& source,
                   const std::string& relative, const ImportDefaults& defaults,
                   std::vector<SourceRecord>& records) {
-  auto bytes = ReadFileBytes(path);
-  if (!bytes.ok()) {
-    records.push_back(Rejected(source, std::string(bytes.status().message())));
-    return;
-  }
+  const std::optional<std::string> bytes =
+      BytesOrRejected(path, source, records);
+  if (!bytes) return;
   // The id stays over the raw bytes, so ids of earlier imports still match.
   auto imported = ImportMarkdown(WithoutByteOrderMark(*bytes));
   if (!imported.ok()) {
@@ -126,11 +135,9 @@ void ReadMarkdown(const fs::path& path, const std::string& source,
 void ReadJson(const fs::path& path, const std::string& source,
               const ImportDefaults& defaults,
               std::vector<SourceRecord>& records) {
-  auto bytes = ReadFileBytes(path);
-  if (!bytes.ok()) {
-    records.push_back(Rejected(source, std::string(bytes.status().message())));
-    return;
-  }
+  const std::optional<std::string> bytes =
+      BytesOrRejected(path, source, records);
+  if (!bytes) return;
   absl::StatusOr<v1::Postmortem> parsed = ParsePostmortemFile(*bytes);
   if (!parsed.ok()) {
     records.push_back(Rejected(source, std::string(parsed.status().message())));
@@ -147,11 +154,9 @@ void ReadJson(const fs::path& path, const std::string& source,
 void ReadJsonLines(const fs::path& path, const std::string& source,
                    const ImportDefaults& defaults,
                    std::vector<SourceRecord>& records) {
-  auto bytes = ReadFileBytes(path);
-  if (!bytes.ok()) {
-    records.push_back(Rejected(source, std::string(bytes.status().message())));
-    return;
-  }
+  const std::optional<std::string> bytes =
+      BytesOrRejected(path, source, records);
+  if (!bytes) return;
   int number = 0;
   bool any = false;
   for (absl::string_view line :
