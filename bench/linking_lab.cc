@@ -34,6 +34,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/corpus/corpus_generator.h"
+#include "bench/lab_support.h"
 #include "bench/similarity_options.h"
 #include "cli/progress.h"
 #include "deja/v1/postmortem.pb.h"
@@ -118,32 +119,11 @@ struct LabOptions {
   int64_t samples = 300;
   // The --set assignments, in order, and the --sweep ones: one list of
   // values per swept option.
-  std::vector<std::pair<std::string, std::string>> settings;
+  Settings settings;
   std::vector<std::pair<std::string, std::vector<std::string>>> sweeps;
   bool json = false;
   bool help = false;
 };
-
-absl::StatusOr<std::pair<std::string, std::string>> SplitAssignment(
-    const std::string& flag, const std::string& text) {
-  std::vector<std::string> parts =
-      absl::StrSplit(text, absl::MaxSplits('=', 1));
-  if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, ": expected name=value, got '", text, "'"));
-  }
-  // Checked now, so that a typo fails before the index is built.
-  index::SimilarityOptions scratch;
-  for (absl::string_view value : absl::StrSplit(parts[1], ',')) {
-    absl::Status status =
-        SetSimilarityOption(parts[0], std::string(value), scratch);
-    if (!status.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--", flag, ": ", status.message()));
-    }
-  }
-  return std::make_pair(std::move(parts[0]), std::move(parts[1]));
-}
 
 absl::StatusOr<int64_t> PositiveInt(const std::string& flag,
                                     const std::string& text) {
@@ -196,7 +176,7 @@ absl::StatusOr<LabOptions> ParseArgs(int argc, char** argv) {
       lab.index_dir = value;
     } else if (flag == "set" || flag == "sweep") {
       absl::StatusOr<std::pair<std::string, std::string>> assignment =
-          SplitAssignment(flag, value);
+          ParseAssignment(flag, value);
       if (!assignment.ok()) return assignment.status();
       if (flag == "set") {
         lab.settings.push_back(std::move(*assignment));
@@ -386,21 +366,10 @@ absl::StatusOr<Run> LinkSamples(const Xapian::Database& db,
   return run;
 }
 
-double Percentile(std::vector<double> values, double fraction) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t rank = static_cast<size_t>(fraction * (values.size() - 1) + 0.5);
-  return values[std::min(rank, values.size() - 1)];
-}
-
-double Share(int64_t part, int64_t whole) {
-  return whole == 0 ? 0.0 : static_cast<double>(part) / whole;
-}
-
 // One row of the table.
 struct Row {
   std::string name;
-  std::vector<std::pair<std::string, std::string>> settings;
+  Settings settings;
   double p50_ms = 0;
   double p90_ms = 0;
   double mean_ms = 0;
@@ -411,10 +380,8 @@ struct Row {
   double agreement = 0;
 };
 
-Row Score(std::string name,
-          std::vector<std::pair<std::string, std::string>> settings,
-          const Run& run, const Run* baseline,
-          const std::vector<Sample>& samples) {
+Row Score(std::string name, Settings settings, const Run& run,
+          const Run* baseline, const std::vector<Sample>& samples) {
   Row row;
   row.name = std::move(name);
   row.settings = std::move(settings);
@@ -448,21 +415,6 @@ Row Score(std::string name,
   return row;
 }
 
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
-}
-
 void PrintTable(const std::vector<Row>& rows) {
   size_t width = 8;
   for (const Row& row : rows) width = std::max(width, row.name.size());
@@ -479,35 +431,15 @@ void PrintTable(const std::vector<Row>& rows) {
 }
 
 std::string RowJson(const Row& row) {
-  std::vector<std::string> settings;
-  for (const auto& [name, value] : row.settings) {
-    settings.push_back(absl::StrCat(JsonString(name), ": ", JsonString(value)));
-  }
   return absl::StrFormat(
-      "{\"variant\": %s, \"settings\": {%s}, \"p50_ms\": %.3f, \"p90_ms\": "
+      "{\"variant\": %s, \"settings\": %s, \"p50_ms\": %.3f, \"p90_ms\": "
       "%.3f, \"mean_ms\": %.3f, \"ratio\": %.3f, \"links\": %d, "
       "\"family_links\": %d, \"precision\": %.4f, \"recall_at_3\": %.4f, "
       "\"agreement\": %.4f}",
-      JsonString(row.name), absl::StrJoin(settings, ", "), row.p50_ms,
-      row.p90_ms, row.mean_ms, row.ratio, row.links, row.family_links,
+      JsonString(row.name), SettingsJson(row.settings), row.p50_ms, row.p90_ms,
+      row.mean_ms, row.ratio, row.links, row.family_links,
       Share(row.family_links, row.links),
       Share(row.family_links, row.reachable), row.agreement);
-}
-
-// The variants to run after the baseline: their names and settings.
-std::vector<std::vector<std::pair<std::string, std::string>>> Variants(
-    const LabOptions& lab) {
-  std::vector<std::vector<std::pair<std::string, std::string>>> variants;
-  if (lab.sweeps.empty() && !lab.settings.empty()) {
-    variants.push_back(lab.settings);
-  }
-  for (const auto& [name, values] : lab.sweeps) {
-    for (const std::string& value : values) {
-      variants.push_back(lab.settings);
-      variants.back().emplace_back(name, value);
-    }
-  }
-  return variants;
 }
 
 absl::StatusOr<int> Lab(const LabOptions& lab) {
@@ -551,15 +483,13 @@ absl::StatusOr<int> Lab(const LabOptions& lab) {
   if (!baseline.ok()) return baseline.status();
   std::vector<Row> rows;
   rows.push_back(Score("baseline", {}, *baseline, nullptr, samples));
-  for (const auto& settings : Variants(lab)) {
+  for (const Settings& settings : Variants(lab.settings, lab.sweeps)) {
     index::SimilarityOptions options = baseline_options;
-    std::vector<std::string> names;
     for (const auto& [name, value] : settings) {
       // Checked when parsed.
       (void)SetSimilarityOption(name, value, options);
-      names.push_back(absl::StrCat(name, "=", value));
     }
-    const std::string name = absl::StrJoin(names, " ");
+    const std::string name = VariantName(settings);
     std::fprintf(stderr, "running %s\n", name.c_str());
     absl::StatusOr<Run> run = LinkSamples(*db, samples, options);
     if (!run.ok()) return run.status();

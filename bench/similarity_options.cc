@@ -32,6 +32,8 @@ absl::Status SetSimilarityOption(const std::string& name,
       {"feedback_terms", &options.feedback_terms},
       {"feedback_min_documents", &options.feedback_min_documents},
       {"candidates", &options.candidates},
+      {"first_pass_candidates", &options.first_pass_candidates},
+      {"headline_above_postings", &options.headline_above_postings},
       {"max_query_terms", &options.max_query_terms},
   };
   const std::map<std::string, bool*> bools = {

@@ -2,6 +2,7 @@
 
 #include <xapian.h>
 
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ namespace {
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::Not;
+using ::testing::UnorderedElementsAre;
 
 int64_t UnixOf(int y, int m, int d) {
   return absl::ToUnixSeconds(
@@ -288,7 +290,7 @@ TEST_F(SimilarityTest, FeedbackFindsReportsWordedLikeTheBestMatches) {
   // and the expansion alone does not make a match.
   ASSERT_GE(ids.size(), 3u);
   EXPECT_THAT(std::vector<std::string>(ids.begin(), ids.begin() + 2),
-              ::testing::UnorderedElementsAre("cert", "cert-again"));
+              UnorderedElementsAre("cert", "cert-again"));
   for (const v1::SimilarIncident& incident : expanded.incidents()) {
     if (incident.incident().id() == "renewal-job") {
       EXPECT_EQ(incident.verdict(), v1::NEW);
@@ -429,7 +431,7 @@ TEST_F(SimilarityTest, ThousandsOfRandomWordsStillFindTheIncident) {
   }
   request.set_limit(2);
   const std::vector<std::string> ids = Ids(Find(request));
-  EXPECT_THAT(ids, ::testing::UnorderedElementsAre("cert", "cert-again"));
+  EXPECT_THAT(ids, UnorderedElementsAre("cert", "cert-again"));
 }
 
 TEST_F(SimilarityTest, EmptyIndexAnswersNew) {
@@ -518,6 +520,69 @@ TEST_F(SimilarityTest, FeedbackLeavesOutWordsThatManyReportsHold) {
       RunFindSimilar(db_, request, UnixOf(2025, 1, 1), every_word);
   ASSERT_TRUE(expanded.ok()) << expanded.status();
   EXPECT_GT(edge_reports(*expanded), 0);
+}
+
+// When the uncommon words' posting lists are long, titles and summaries
+// find the candidates: a report naming the failure only in its body is not
+// one of them while the headline finds enough.
+TEST_F(SimilarityTest, LongPostingListsFindCandidatesInTitlesAndSummaries) {
+  Add(R"pb(
+        id: "yak-title"
+        title: "Yak ledger stalled"
+        narrative: "The night shift rotated the on-call pager, reviewed the "
+                   "dashboards, filed the tickets, updated the runbook, "
+                   "checked the queues and the caches and the replicas, "
+                   "and handed over to the morning shift as usual."
+      )pb",
+      UnixOf(2024, 6, 1));
+  Add(R"pb(
+        id: "yak-body"
+        title: "Nightly batch ran late"
+        narrative: "Yak ledger stalled; yak ledger stalled; yak ledger "
+                   "stalled; yak ledger stalled."
+      )pb",
+      UnixOf(2024, 6, 2));
+  db_.commit();
+  v1::FindSimilarRequest request;
+  request.set_symptoms("yak ledger stalled");
+  SimilarityOptions headline;
+  headline.headline_above_postings = 0;
+  headline.candidates = 1;
+  headline.first_pass_candidates = 1;
+  headline.feedback_documents = 0;
+  // Scored by all text alone, where the body says it more.
+  headline.title_summary_weight = 0;
+  absl::StatusOr<v1::FindSimilarResponse> response =
+      RunFindSimilar(db_, request, UnixOf(2025, 1, 1), headline);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_THAT(Ids(*response), ElementsAre("yak-title"));
+
+  // In all text (the default on an index this small) the body finds it.
+  SimilarityOptions all_text = headline;
+  all_text.headline_above_postings = std::numeric_limits<int>::max();
+  response = RunFindSimilar(db_, request, UnixOf(2025, 1, 1), all_text);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_THAT(Ids(*response), ElementsAre("yak-body"));
+}
+
+// When titles and summaries find fewer than the candidates wanted, all text
+// finds them.
+TEST_F(SimilarityTest, TooFewHeadlineMatchesSearchAllText) {
+  Add(R"pb(
+        id: "yak-body"
+        title: "Nightly batch ran late"
+        narrative: "The yak ledger stalled on the batch hosts."
+      )pb",
+      UnixOf(2024, 6, 2));
+  db_.commit();
+  v1::FindSimilarRequest request;
+  request.set_symptoms("yak ledger stalled");
+  SimilarityOptions headline;
+  headline.headline_above_postings = 0;
+  absl::StatusOr<v1::FindSimilarResponse> response =
+      RunFindSimilar(db_, request, UnixOf(2025, 1, 1), headline);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_THAT(Ids(*response), Contains("yak-body"));
 }
 
 // A word that starts with a digit has no stemmed term: it is looked up as
