@@ -717,50 +717,57 @@ Xapian::Query Within(const Xapian::Query& query,
 // common words (IsCommon) match most of the index and weigh little, yet
 // walking their posting lists is most of the work of a search over all of
 // it: so the other words find the candidates, and all the words score them.
-// When their posting lists are long (options.headline_above_postings), they
-// find them in titles and summaries first: the words that name a failure
-// are there, in a quarter of the postings. At 100,000 postmortems this made
-// the search for candidates about four times cheaper (14 ms of CPU to 3.6)
-// for recall@10 of the generated families 0.385 against 0.387
-// (bench/find_similar_lab).
+// When the other words' posting lists are long
+// (options.headline_above_postings), they look in titles and summaries
+// first, where the words that name a failure are, in shorter lists; in all
+// text when that finds too few. "More like this" (a whole report's
+// distinctive words, not measured with the headline) keeps to all text. At
+// 100,000 postmortems the headline cut the search for candidates from
+// 13-15 ms of CPU to 3.6 for the same recall@10 of the generated families
+// (0.388); at 1,000,000 it halved a whole query's CPU, for recall@10 0.096
+// against 0.103 (bench/find_similar_lab, docs/BENCHMARKS.md).
 Xapian::MSet FirstPass(Xapian::Enquire& enquire, const Scope& scope,
                        const Xapian::Query& text,
                        const SimilarityOptions& options) {
-  const std::vector<QueryTerm>& terms = scope.description.terms;
-  double postings = 0;
-  for (const QueryTerm& term : terms) {
-    if (!IsCommon(term, options)) postings += term.frequency;
-  }
-  const bool headline = postings > options.headline_above_postings;
+  const Description& description = scope.description;
+  const std::vector<QueryTerm>& terms = description.terms;
   const auto common = [&options](const QueryTerm& term) {
     return IsCommon(term, options);
   };
-  if ((!headline && std::none_of(terms.begin(), terms.end(), common)) ||
-      std::all_of(terms.begin(), terms.end(), common)) {
+  const auto all_text = [&]() {
     enquire.set_query(scope.Apply(text));
     return enquire.get_mset(0, options.candidates);
-  }
+  };
+  const auto scored = [&](const Xapian::MSet& found) {
+    enquire.set_query(Within(scope.Apply(text), {&found}));
+    return enquire.get_mset(0, options.candidates);
+  };
+  if (std::all_of(terms.begin(), terms.end(), common)) return all_text();
+  // More found than kept, so that the common words' share of a score
+  // rarely decides whether a document is a candidate (at 100,000
+  // postmortems, four times as many: recall@10 of the generated families
+  // 0.412, against 0.414 with all words and 0.407 with as many; the b7e495a
+  // harness in docs/BENCHMARKS.md).
+  const int wanted =
+      std::max(options.first_pass_candidates, options.candidates);
   const auto enough = [&options](const Xapian::MSet& found) {
     return found.size() >= static_cast<Xapian::doccount>(options.candidates);
   };
-  // More than kept, so that the common words' share of a score rarely
-  // decides whether a document is a candidate (at 100,000 postmortems, four
-  // times as many: recall@10 of the generated families 0.412, against 0.414
-  // with all words and 0.407 with as many).
-  Xapian::MSet found;
-  if (headline) {
-    enquire.set_query(scope.Apply(HeadlineQuery(scope.description, options)));
-    found = enquire.get_mset(0, options.first_pass_candidates);
+  double postings = 0;
+  for (const QueryTerm& term : terms) {
+    if (!common(term)) postings += term.frequency;
   }
-  if (!enough(found)) {
-    enquire.set_query(
-        scope.Apply(TextQuery(scope.description, options, TermSet::kUncommon)));
-    found = enquire.get_mset(0, options.first_pass_candidates);
+  if (!description.self && postings > options.headline_above_postings) {
+    enquire.set_query(scope.Apply(HeadlineQuery(description, options)));
+    const Xapian::MSet found = enquire.get_mset(0, wanted);
+    if (enough(found)) return scored(found);
   }
-  // Too few: the common words' matches may fill the rest, as before.
-  enquire.set_query(enough(found) ? Within(scope.Apply(text), {&found})
-                                  : scope.Apply(text));
-  return enquire.get_mset(0, options.candidates);
+  if (std::none_of(terms.begin(), terms.end(), common)) return all_text();
+  enquire.set_query(
+      scope.Apply(TextQuery(description, options, TermSet::kUncommon)));
+  const Xapian::MSet found = enquire.get_mset(0, wanted);
+  // Too few: the common words' matches may fill the rest.
+  return enough(found) ? scored(found) : all_text();
 }
 
 // The documents the description's words find (with feedback, fused with the

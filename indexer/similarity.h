@@ -73,14 +73,15 @@ struct SimilarityOptions {
   // walking their posting lists was half of a query's work at 100,000
   // postmortems.
   double common_word_share = 0.5;
-  // Where the uncommon words find the first pass's candidates. When their
-  // posting lists over all text hold more than this many postings, in
-  // titles and summaries (the headline field, about a quarter of the
-  // postings; all text again if that finds too few); else in all text,
-  // which is then cheap. INT_MAX: always in all text.
+  // When the posting lists of the description's uncommon words over all
+  // text hold more than this many postings, those words find the first
+  // pass's candidates in titles and summaries (the headline field), and in
+  // all text only when that finds fewer than `candidates`; otherwise, and
+  // for "more like this", in all text, which is then cheap. INT_MAX: always
+  // in all text.
   int headline_above_postings = 20000;
-  // How many candidates the uncommon words find before all the words score
-  // them and keep the best `candidates`.
+  // How many candidates the uncommon words find (at least `candidates`)
+  // before all the words score them and keep the best `candidates`.
   int first_pass_candidates = 400;
   // The description's strongest terms (saturated weight times idf) that the
   // query and the reasons use; bounds the work of a long description.

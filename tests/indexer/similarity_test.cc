@@ -569,6 +569,10 @@ TEST_F(SimilarityTest, LongPostingListsFindCandidatesInTitlesAndSummaries) {
 // finds them.
 TEST_F(SimilarityTest, TooFewHeadlineMatchesSearchAllText) {
   Add(R"pb(
+        id: "yak-title" title: "Yak ledger stalled"
+      )pb",
+      UnixOf(2024, 6, 1));
+  Add(R"pb(
         id: "yak-body"
         title: "Nightly batch ran late"
         narrative: "The yak ledger stalled on the batch hosts."
@@ -579,10 +583,14 @@ TEST_F(SimilarityTest, TooFewHeadlineMatchesSearchAllText) {
   request.set_symptoms("yak ledger stalled");
   SimilarityOptions headline;
   headline.headline_above_postings = 0;
+  // The headline finds one of the two wanted.
+  headline.candidates = 2;
+  headline.first_pass_candidates = 2;
+  headline.feedback_documents = 0;
   absl::StatusOr<v1::FindSimilarResponse> response =
       RunFindSimilar(db_, request, UnixOf(2025, 1, 1), headline);
   ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_THAT(Ids(*response), Contains("yak-body"));
+  EXPECT_THAT(Ids(*response), UnorderedElementsAre("yak-title", "yak-body"));
 }
 
 // A word that starts with a digit has no stemmed term: it is looked up as
