@@ -29,7 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "bench/lab_support.h"
+#include "bench/lab_variants.h"
 #include "bench/similarity_options.h"
 #include "deja/v1/search_service.pb.h"
 #include "google/protobuf/struct.pb.h"
@@ -42,7 +42,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr absl::string_view kUsage =
-    R"(find_similar_lab: the cost and quality of FindSimilar on an existing index.
+    R"(find_similar_lab: the cost and quality of FindSimilar on an index.
 
 Runs generated FindSimilar requests through index::RunFindSimilar (the code
 dejad answers with, no gRPC) on one thread, for the default SimilarityOptions
@@ -161,6 +161,10 @@ absl::StatusOr<std::vector<Query>> ReadQueries(const LabOptions& lab) {
   absl::StatusOr<std::vector<std::string>> requests =
       ReadLines(lab.requests, lab.count);
   if (!requests.ok()) return requests.status();
+  if (requests->empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(lab.requests, " holds no request"));
+  }
   absl::StatusOr<std::vector<std::string>> truth =
       ReadLines(lab.truth, requests->size());
   if (!truth.ok()) return truth.status();
@@ -180,6 +184,14 @@ absl::StatusOr<std::vector<Query>> ReadQueries(const LabOptions& lab) {
       return absl::InvalidArgumentError(
           absl::StrCat("line ", q + 1, " of ", lab.requests, " or ", lab.truth,
                        " is not what deja-corpus queries writes"));
+    }
+    // Line q describes query q: a truth file of another --count or --seed
+    // would score every query against the wrong family.
+    const auto number = family.fields().find("query");
+    if (number == family.fields().end() ||
+        number->second.number_value() != static_cast<double>(q)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "line ", q + 1, " of ", lab.truth, " is not query ", q, "'s family"));
     }
     const auto relevant = family.fields().find("relevant");
     if (relevant == family.fields().end()) continue;
@@ -309,10 +321,12 @@ absl::Status Lab(const LabOptions& lab) {
   std::fprintf(stderr, "%zu queries, %lld documents, %zu variants\n",
                queries->size(), static_cast<long long>(db.get_doccount()),
                variants.size());
-  // Untimed: loads the index's pages the queries need.
+  // Untimed: loads the index's pages the queries need, each variant's.
   for (const Query& query : *queries) {
-    absl::Status status = RunOne(db, query, now, false, variants[0]);
-    if (!status.ok()) return status;
+    for (Variant& variant : variants) {
+      absl::Status status = RunOne(db, query, now, false, variant);
+      if (!status.ok()) return status;
+    }
   }
   for (size_t q = 0; q < queries->size(); ++q) {
     // Each variant first in turn: the one after another's run finds its

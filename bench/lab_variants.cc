@@ -1,4 +1,4 @@
-#include "bench/lab_support.h"
+#include "bench/lab_variants.h"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
-#ifndef DEJA_BENCH_LAB_SUPPORT_H_
-#define DEJA_BENCH_LAB_SUPPORT_H_
+#ifndef DEJA_BENCH_LAB_VARIANTS_H_
+#define DEJA_BENCH_LAB_VARIANTS_H_
 
 // What the FindSimilar labs (linking_lab, find_similar_lab) share: their
 // `--set` / `--sweep` variants of index::SimilarityOptions, and the figures
@@ -47,4 +47,4 @@ std::string SettingsJson(const Settings& settings);
 
 }  // namespace deja::bench
 
-#endif  // DEJA_BENCH_LAB_SUPPORT_H_
+#endif  // DEJA_BENCH_LAB_VARIANTS_H_

@@ -34,7 +34,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/corpus/corpus_generator.h"
-#include "bench/lab_support.h"
+#include "bench/lab_variants.h"
 #include "bench/similarity_options.h"
 #include "cli/progress.h"
 #include "deja/v1/postmortem.pb.h"
