@@ -341,6 +341,12 @@ absl::Status Lab(const LabOptions& lab) {
     }
   }
   std::fprintf(stderr, "\n");
+  if (variants[0].family_queries > 0 && variants[0].recall_sum == 0) {
+    std::fprintf(stderr,
+                 "warning: no family member was found for any query: were "
+                 "the index and --truth made for the same corpus (--size, "
+                 "--seed)?\n");
+  }
   std::printf("%lld documents, %zu queries\n",
               static_cast<long long>(db.get_doccount()), queries->size());
   PrintTable(variants);
