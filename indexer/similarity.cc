@@ -498,10 +498,19 @@ std::string ShortFieldStem(const std::string& term) {
 // votes come from the short fields that state what failed (title, summary,
 // root causes) unless told otherwise: a long narrative also tells its own
 // story (hosts, people, the timeline), and those words drift the topic.
-std::vector<Xapian::Query> FeedbackQuery(const Xapian::Database& db,
-                                         const Xapian::MSet& mset,
-                                         const Description& description,
-                                         const SimilarityOptions& options) {
+// The expansion words, and the rarest of them.
+struct Expansion {
+  // Each weighted by its vote.
+  std::vector<Xapian::Query> words;
+  // Those held by at most options.feedback_gap_max_share of the index (or
+  // 50 documents): what searches for the reports that share none of the
+  // engineer's words.
+  std::vector<Xapian::Query> rare;
+};
+
+Expansion FeedbackQuery(const Xapian::Database& db, const Xapian::MSet& mset,
+                        const Description& description,
+                        const SimilarityOptions& options) {
   double score_sum = 0;
   int taken = 0;
   for (auto it = mset.begin();
@@ -576,11 +585,15 @@ std::vector<Xapian::Query> FeedbackQuery(const Xapian::Database& db,
   ranked.resize(kept);
   double vote_sum = 0;
   for (const auto& [vote, term] : ranked) vote_sum += vote;
-  std::vector<Xapian::Query> expansion;
+  Expansion expansion;
   for (const auto& [vote, term] : ranked) {
-    expansion.emplace_back(
+    Xapian::Query word(
         Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(term),
         options.feedback_weight * description.total_weight * vote / vote_sum);
+    if (df(term) <= std::max(50.0, options.feedback_gap_max_share * docs)) {
+      expansion.rare.push_back(word);
+    }
+    expansion.words.push_back(std::move(word));
   }
   return expansion;
 }
@@ -783,24 +796,28 @@ void AddTextCandidates(const Xapian::Database& db, const Scope& scope,
   Xapian::Query text = TextQuery(description, options);
   Xapian::MSet mset = FirstPass(enquire, scope, text, options);
   if (options.feedback_documents > 0 && !mset.empty()) {
-    const std::vector<Xapian::Query> expansion =
-        FeedbackQuery(db, mset, description, options);
-    if (!expansion.empty()) {
+    const Expansion expansion = FeedbackQuery(db, mset, description, options);
+    if (!expansion.words.empty()) {
       const Xapian::MSet first = mset;  // cheap: MSet is reference-counted
-      text = Xapian::Query(Xapian::Query::OP_OR, text,
-                           Xapian::Query(Xapian::Query::OP_OR,
-                                         expansion.begin(), expansion.end()));
+      text = Xapian::Query(
+          Xapian::Query::OP_OR, text,
+          Xapian::Query(Xapian::Query::OP_OR, expansion.words.begin(),
+                        expansion.words.end()));
       Xapian::Query expanded = scope.Apply(text);
       if (options.feedback_rescores_only) {
-        // The first pass's candidates, and the documents the expansion
+        // The first pass's candidates, and the documents the rare expansion
         // words alone find best: reports of the same failure that share
         // none of the engineer's words (the point of the expansion).
-        Xapian::Enquire by_expansion(db);
-        by_expansion.set_weighting_scheme(
-            Xapian::BM25Weight(options.k1, 0, 1, options.b, 0.5));
-        by_expansion.set_query(scope.Apply(Xapian::Query(
-            Xapian::Query::OP_OR, expansion.begin(), expansion.end())));
-        const Xapian::MSet gap = by_expansion.get_mset(0, options.candidates);
+        Xapian::MSet gap;
+        if (!expansion.rare.empty()) {
+          Xapian::Enquire by_expansion(db);
+          by_expansion.set_weighting_scheme(
+              Xapian::BM25Weight(options.k1, 0, 1, options.b, 0.5));
+          by_expansion.set_query(scope.Apply(
+              Xapian::Query(Xapian::Query::OP_OR, expansion.rare.begin(),
+                            expansion.rare.end())));
+          gap = by_expansion.get_mset(0, options.candidates);
+        }
         expanded = Within(expanded, {&first, &gap});
       }
       enquire.set_query(expanded);

@@ -61,6 +61,15 @@ struct SimilarityOptions {
   // index with the description and the expansion again (false). Searching
   // again cost about two thirds of a query at 100,000 postmortems.
   bool feedback_rescores_only = true;
+  // The expansion words that search for reports sharing none of the
+  // engineer's words (with feedback_rescores_only): those held by at most
+  // this share of the index (or 50 documents). Rarer words name a failure
+  // more precisely and have shorter posting lists: at 0.01 against all
+  // expansion words, 0.79x the CPU at 100,000 postmortems and 0.69x at
+  // 1,000,000, for the same recall@10 of the generated families (0.390
+  // against 0.388; 0.096 both) and the same evaluation figures
+  // (bench/find_similar_lab, docs/BENCHMARKS.md); 1: every expansion word.
+  double feedback_gap_max_share = 0.01;
   // Ranking bonus (in units of the text score's 0..1 scale) for sharing an
   // error signature / a service with the request.
   double signature_bonus = 1.0;

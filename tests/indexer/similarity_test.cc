@@ -481,7 +481,8 @@ TEST_F(SimilarityTest, CommonWordsStillScoreTheCandidates) {
 }
 
 // An expansion word held by more than feedback_max_share of the index (and
-// by more than 50 documents) names no particular failure: it is not used.
+// by more than 50 documents) names no particular failure: it is not used;
+// held by more than feedback_gap_max_share, it does not search by itself.
 TEST_F(SimilarityTest, FeedbackLeavesOutWordsThatManyReportsHold) {
   Add(R"pb(
         id: "tls-a"
@@ -516,8 +517,15 @@ TEST_F(SimilarityTest, FeedbackLeavesOutWordsThatManyReportsHold) {
 
   SimilarityOptions every_word;
   every_word.feedback_max_share = 1;
-  const absl::StatusOr<v1::FindSimilarResponse> expanded =
+  // Now it expands the description, but it is too common to search for
+  // reports by itself (feedback_gap_max_share).
+  absl::StatusOr<v1::FindSimilarResponse> expanded =
       RunFindSimilar(db_, request, UnixOf(2025, 1, 1), every_word);
+  ASSERT_TRUE(expanded.ok()) << expanded.status();
+  EXPECT_EQ(edge_reports(*expanded), 0);
+
+  every_word.feedback_gap_max_share = 1;
+  expanded = RunFindSimilar(db_, request, UnixOf(2025, 1, 1), every_word);
   ASSERT_TRUE(expanded.ok()) << expanded.status();
   EXPECT_GT(edge_reports(*expanded), 0);
 }
