@@ -487,6 +487,16 @@ std::string ShortFieldStem(const std::string& term) {
   return "";
 }
 
+// The expansion words, and those of them that few reports hold.
+struct Expansion {
+  // Each weighted by its vote.
+  std::vector<Xapian::Query> words;
+  // Those held by at most options.feedback_gap_max_share of the index (or
+  // 50 documents): what searches for the reports that share none of the
+  // engineer's words.
+  std::vector<Xapian::Query> rare;
+};
+
 // Pseudo-relevance feedback after RM3 (Lavrenko and Croft's relevance model
 // interpolated with the query): the first pass's best documents, each
 // trusted in proportion to its score, vote for their terms by relative
@@ -498,16 +508,6 @@ std::string ShortFieldStem(const std::string& term) {
 // votes come from the short fields that state what failed (title, summary,
 // root causes) unless told otherwise: a long narrative also tells its own
 // story (hosts, people, the timeline), and those words drift the topic.
-// The expansion words, and the rarest of them.
-struct Expansion {
-  // Each weighted by its vote.
-  std::vector<Xapian::Query> words;
-  // Those held by at most options.feedback_gap_max_share of the index (or
-  // 50 documents): what searches for the reports that share none of the
-  // engineer's words.
-  std::vector<Xapian::Query> rare;
-};
-
 Expansion FeedbackQuery(const Xapian::Database& db, const Xapian::MSet& mset,
                         const Description& description,
                         const SimilarityOptions& options) {

@@ -57,9 +57,10 @@ struct SimilarityOptions {
   // the first (the engineer's own words); 0 ranks by the expanded pass.
   double feedback_fusion = 0.7;
   // The expanded pass scores only the first pass's candidates and the best
-  // matches of the expansion words alone (true), or searches the whole
-  // index with the description and the expansion again (false). Searching
-  // again cost about two thirds of a query at 100,000 postmortems.
+  // matches of the rare expansion words alone (feedback_gap_max_share)
+  // (true), or searches the whole index with the description and the
+  // expansion again (false). Searching again cost about two thirds of a
+  // query at 100,000 postmortems.
   bool feedback_rescores_only = true;
   // The expansion words that search for reports sharing none of the
   // engineer's words (with feedback_rescores_only): those held by at most
