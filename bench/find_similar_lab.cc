@@ -80,7 +80,7 @@ struct LabOptions {
   std::string truth;
   int64_t count = 0;
   Settings settings;
-  std::vector<std::pair<std::string, std::vector<std::string>>> sweeps;
+  Sweeps sweeps;
   bool json = false;
   bool help = false;
 };
@@ -115,16 +115,9 @@ absl::StatusOr<LabOptions> ParseArgs(int argc, char** argv) {
             "--count: expected an integer >= 1, got '", value, "'"));
       }
     } else if (flag == "set" || flag == "sweep") {
-      absl::StatusOr<std::pair<std::string, std::string>> assignment =
-          ParseAssignment(flag, value);
-      if (!assignment.ok()) return assignment.status();
-      if (flag == "set") {
-        lab.settings.push_back(std::move(*assignment));
-      } else {
-        lab.sweeps.emplace_back(
-            assignment->first,
-            absl::StrSplit(assignment->second, ',', absl::SkipEmpty()));
-      }
+      absl::Status added =
+          AddVariantFlag(flag, value, lab.settings, lab.sweeps);
+      if (!added.ok()) return added;
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown option --", flag));

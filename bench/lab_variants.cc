@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -12,6 +13,10 @@
 
 namespace deja::bench {
 
+namespace {
+
+// "name=value" of option `--flag`, each of value's comma-separated parts
+// checked against SimilarityOptions.
 absl::StatusOr<std::pair<std::string, std::string>> ParseAssignment(
     const std::string& flag, const std::string& text) {
   std::vector<std::string> parts =
@@ -32,10 +37,24 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseAssignment(
   return std::make_pair(std::move(parts[0]), std::move(parts[1]));
 }
 
-std::vector<Settings> Variants(
-    const Settings& settings,
-    const std::vector<std::pair<std::string, std::vector<std::string>>>&
-        sweeps) {
+}  // namespace
+
+absl::Status AddVariantFlag(const std::string& flag, const std::string& text,
+                            Settings& settings, Sweeps& sweeps) {
+  absl::StatusOr<std::pair<std::string, std::string>> assignment =
+      ParseAssignment(flag, text);
+  if (!assignment.ok()) return assignment.status();
+  if (flag == "set") {
+    settings.push_back(std::move(*assignment));
+  } else {
+    sweeps.emplace_back(
+        assignment->first,
+        absl::StrSplit(assignment->second, ',', absl::SkipEmpty()));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<Settings> Variants(const Settings& settings, const Sweeps& sweeps) {
   std::vector<Settings> variants;
   if (sweeps.empty() && !settings.empty()) variants.push_back(settings);
   for (const auto& [name, values] : sweeps) {

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace deja::bench {
@@ -17,18 +17,19 @@ namespace deja::bench {
 // name -> value of SimilarityOptions fields (bench/similarity_options.h).
 using Settings = std::vector<std::pair<std::string, std::string>>;
 
-// "name=value" (value may be "a,b,c" for a sweep) of option `--flag`, each
-// value checked against SimilarityOptions so that a typo fails before any
-// work. INVALID_ARGUMENT naming the flag otherwise.
-absl::StatusOr<std::pair<std::string, std::string>> ParseAssignment(
-    const std::string& flag, const std::string& text);
+// name -> the values swept, one variant each.
+using Sweeps = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+// Records `--set name=value` (flag "set") in `settings` or `--sweep
+// name=a,b,c` (flag "sweep") in `sweeps`, each value checked against
+// SimilarityOptions so that a typo fails before any work. INVALID_ARGUMENT
+// naming the flag otherwise.
+absl::Status AddVariantFlag(const std::string& flag, const std::string& text,
+                            Settings& settings, Sweeps& sweeps);
 
 // The variants run after the baseline: the --set ones alone when nothing is
 // swept, else one per swept value, each on top of the --set ones.
-std::vector<Settings> Variants(
-    const Settings& settings,
-    const std::vector<std::pair<std::string, std::vector<std::string>>>&
-        sweeps);
+std::vector<Settings> Variants(const Settings& settings, const Sweeps& sweeps);
 
 // "name=value name=value".
 std::string VariantName(const Settings& settings);

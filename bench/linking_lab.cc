@@ -120,7 +120,7 @@ struct LabOptions {
   // The --set assignments, in order, and the --sweep ones: one list of
   // values per swept option.
   Settings settings;
-  std::vector<std::pair<std::string, std::vector<std::string>>> sweeps;
+  Sweeps sweeps;
   bool json = false;
   bool help = false;
 };
@@ -175,16 +175,9 @@ absl::StatusOr<LabOptions> ParseArgs(int argc, char** argv) {
     } else if (flag == "index") {
       lab.index_dir = value;
     } else if (flag == "set" || flag == "sweep") {
-      absl::StatusOr<std::pair<std::string, std::string>> assignment =
-          ParseAssignment(flag, value);
-      if (!assignment.ok()) return assignment.status();
-      if (flag == "set") {
-        lab.settings.push_back(std::move(*assignment));
-      } else {
-        lab.sweeps.emplace_back(
-            assignment->first,
-            absl::StrSplit(assignment->second, ',', absl::SkipEmpty()));
-      }
+      absl::Status added =
+          AddVariantFlag(flag, value, lab.settings, lab.sweeps);
+      if (!added.ok()) return added;
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown option --", flag));
