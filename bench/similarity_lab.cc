@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/lab_variants.h"
 #include "bench/similarity_options.h"
 #include "deja/v1/postmortem.pb.h"
 #include "deja/v1/search_service.pb.h"
@@ -41,29 +42,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+using bench::JsonString;
 
 int Main(int argc, char** argv) {
   std::string postmortems_path;
