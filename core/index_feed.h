@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,15 @@ struct IndexChange {
   // The postmortem as it is now (its version may be newer than `version`);
   // unset when deleted.
   v1::Postmortem postmortem;
+  // The outbox rows behind this change.
+  std::vector<int64_t> row_ids;
+};
+
+// Outbox rows read without claiming them (IndexFeed::Peek).
+struct PendingChanges {
+  // The highest row id read; the `after_row` given when none was.
+  int64_t last_row = 0;
+  std::vector<IndexChange> changes;
 };
 
 // A postmortem version the index has committed, whose recurrence links are
@@ -91,6 +101,31 @@ class IndexFeed {
   // (no changes) when nothing waits or every waiting row is claimed by
   // another indexer.
   virtual absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int max_rows) = 0;
+
+  // Claim(max_rows) of the rows up to `through_row` only, plus the waiting
+  // rows among `rows` wherever they are in the queue: for the indexer's
+  // recent layers, whose rows its commit must take in together, and whose
+  // reader has not seen the rows after `through_row` yet. The default
+  // handles only an empty `rows` and no bound.
+  virtual absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimIncluding(
+      int max_rows, const std::vector<int64_t>& rows, int64_t through_row) {
+    if (rows.empty() && through_row == std::numeric_limits<int64_t>::max()) {
+      return Claim(max_rows);
+    }
+    return absl::UnimplementedError("this feed cannot claim given rows");
+  }
+
+  // Up to `max_rows` outbox rows with ids above `after_row`, oldest first,
+  // as changes (like Claim's) but without claiming or locking them: the
+  // indexer reads them ahead of its commits to make them searchable in a
+  // recent layer. A row that commits later with a lower id than one read
+  // already is not returned by later calls. UNIMPLEMENTED when the feed
+  // cannot (the indexer then has no recent layers).
+  virtual absl::StatusOr<PendingChanges> Peek(int64_t after_row, int max_rows) {
+    (void)after_row;
+    (void)max_rows;
+    return absl::UnimplementedError("this feed cannot read rows ahead");
+  }
 
   // The same for link_outbox rows: each change names a postmortem to link,
   // as it is now (deleted when it is gone).

@@ -1,6 +1,7 @@
 #include "indexer/index_sync.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -11,11 +12,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -37,6 +41,7 @@
 #include "indexer/document_builder.h"
 #include "indexer/index_directory.h"
 #include "indexer/index_schema.h"
+#include "indexer/recent_layers.h"
 #include "indexer/similarity.h"
 #include "indexer/synonym_table.h"
 
@@ -83,6 +88,16 @@ constexpr int kLinkerNice = 10;
 // indexing (15 ms a postmortem at 100,000), so after a bulk import one
 // would leave a core idle.
 constexpr int kLinkerThreads = 2;
+// Outbox rows read ahead at a time for the recent layers. A full page means
+// a backlog (a bulk import, a restart): the commit is far behind anyway,
+// and layers would only add to the work, so those rows wait for it.
+constexpr int kLayerPeekRows = 200;
+// Postmortems held in live layers at most; beyond, new ones wait for their
+// commit (each search opens every live layer).
+constexpr int64_t kMaxLayerDocuments = 1000;
+// A layer dropped from the view is removed this much later: a search that
+// opened it before may still be reading it.
+constexpr absl::Duration kLayerRemovalDelay = absl::Seconds(60);
 
 // I/O trouble (disk full, permissions, a vanished directory) may pass;
 // corruption and misuse do not.
@@ -224,6 +239,11 @@ int64_t IndexedVersion(const Xapian::Database& db, const std::string& id_term) {
 
 // Failures that may pass (the database or the disk): the batch is tried
 // again. Any other failure would repeat on every replay.
+// Names the calling thread as top -H and perf show it (at most 15 bytes).
+void NameThisThread(const char* name) {
+  pthread_setname_np(pthread_self(), name);
+}
+
 bool IsTransient(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsAborted(status) ||
          absl::IsDeadlineExceeded(status) || absl::IsResourceExhausted(status);
@@ -262,10 +282,19 @@ class XapianIndexSync final : public IndexSync {
   }
 
   // Opens the index in use, or rebuilds it when it is missing, unreadable
-  // or of another schema version.
+  // or of another schema version; clears the layers a previous writer left.
   absl::Status OpenIndex() {
     absl::MutexLock lock(&cycle_mu_);
-    return OpenWriterLocked();
+    DEJA_RETURN_IF_ERROR(OpenWriterLocked());
+    if (!options_.recent_layers) return absl::OkStatus();
+    absl::MutexLock layers(&layers_mu_);
+    try {
+      next_layer_ = index::CommittedLayer(*db_) + 1;
+    } catch (const Xapian::Error& e) {
+      return StatusFromXapian(e, "read the index's committed layer", db_path_);
+    }
+    return Annotate(index::ClearLayers(options_.index_dir),
+                    "clear the recent layers");
   }
 
   void Start() override {
@@ -275,6 +304,13 @@ class XapianIndexSync final : public IndexSync {
       absl::MutexLock state(&state_mu_);
       stop_ = false;
       running_ = true;
+    }
+    if (options_.recent_layers && FeedCanPeek()) {
+      {
+        absl::MutexLock state(&state_mu_);
+        layers_on_ = true;
+      }
+      layer_thread_ = std::thread([this] { LayerLoop(); });
     }
     thread_ = std::thread([this] { Loop(); });
     if (options_.recurrences != nullptr) {
@@ -295,10 +331,12 @@ class XapianIndexSync final : public IndexSync {
     }
     if (!thread_.joinable()) return;
     thread_.join();
+    if (layer_thread_.joinable()) layer_thread_.join();
     for (std::thread& linker : link_threads_) linker.join();
     link_threads_.clear();
     absl::MutexLock state(&state_mu_);
     running_ = false;
+    layers_on_ = false;
   }
 
   absl::StatusOr<int64_t> RunOnce() override {
@@ -342,6 +380,8 @@ class XapianIndexSync final : public IndexSync {
     if (built_at_ > 0) status.mutable_last_rebuild()->set_seconds(built_at_);
     if (!apply_errors_.last.empty()) {
       status.set_last_error(apply_errors_.last);
+    } else if (!layer_errors_.last.empty()) {
+      status.set_last_error(layer_errors_.last);
     } else if (!link_errors_.last.empty()) {
       status.set_last_error(link_errors_.last);
     } else if (!stats.ok()) {
@@ -353,12 +393,13 @@ class XapianIndexSync final : public IndexSync {
 
  private:
   void Loop() {
+    NameThisThread("deja-commit");
     absl::Duration backoff = absl::ZeroDuration();
     while (!StopRequested()) {
       absl::Status status = Drain(/*stop_aware=*/true).status();
       RecordOutcome(status, Worker::kApplier);
       if (status.ok()) {
-        status = Annotate(WaitForWorkOrStop(), "wait for outbox notifications");
+        status = WaitForCommitWork();
         if (!status.ok()) RecordOutcome(status, Worker::kApplier);
       }
       if (status.ok()) {
@@ -373,6 +414,7 @@ class XapianIndexSync final : public IndexSync {
   // from link_outbox, at a lower CPU priority. Woken by Loop() after each
   // batch, and polls (rows left by a crash or a restart).
   void LinkLoop() {
+    NameThisThread("deja-link");
     LowerThisThreadsPriority();
     absl::Duration backoff = absl::ZeroDuration();
     struct Wake {
@@ -402,6 +444,216 @@ class XapianIndexSync final : public IndexSync {
               &wake),
           options_.poll_interval);
     }
+  }
+
+  // Whether the feed reads rows ahead (Peek); only UNIMPLEMENTED says no.
+  bool FeedCanPeek() {
+    const absl::StatusOr<PendingChanges> probe =
+        feed_.Peek(std::numeric_limits<int64_t>::max(), 1);
+    return probe.status().code() != absl::StatusCode::kUnimplemented;
+  }
+
+  // The recent layers' thread: on each notification (or poll) writes the
+  // new postmortems of the rows read ahead into a layer. Rounds start
+  // layer_interval apart at least, so that a burst of submits makes one
+  // layer, not dozens. It also wakes Loop(), which waits on it rather than
+  // on the feed.
+  void LayerLoop() {
+    NameThisThread("deja-layers");
+    absl::Duration backoff = absl::ZeroDuration();
+    while (!StopRequested()) {
+      absl::Status status =
+          Annotate(WaitForWorkOrStop(), "wait for outbox notifications");
+      const absl::Time round_start = absl::Now();
+      if (status.ok()) status = WriteLayer();
+      RecordOutcome(status, Worker::kLayers);
+      {
+        absl::MutexLock layers(&layers_mu_);
+        layers_keep_up_ = status.ok();
+      }
+      if (!status.ok()) {
+        BackOff(backoff);
+        continue;
+      }
+      backoff = absl::ZeroDuration();
+      absl::MutexLock lock(&state_mu_);
+      state_mu_.AwaitWithDeadline(absl::Condition(&stop_),
+                                  round_start + options_.layer_interval);
+    }
+  }
+
+  // Reads the rows after the last ones read, wakes Loop() when there are
+  // any, and writes the postmortems among them that the index does not hold
+  // yet (and no layer holds, and the commit under way does not take in)
+  // into a new layer, which it adds to the view.
+  absl::Status WriteLayer() {
+    int64_t after = 0;
+    {
+      absl::MutexLock layers(&layers_mu_);
+      after = peeked_through_;
+    }
+    absl::StatusOr<PendingChanges> pending = feed_.Peek(after, kLayerPeekRows);
+    if (!pending.ok()) {
+      return Annotate(pending.status(), "read outbox rows ahead");
+    }
+    if (pending->changes.empty()) return absl::OkStatus();
+    {
+      absl::MutexLock state(&state_mu_);
+      ++commit_wakeups_;
+    }
+    int rows = 0;
+    for (const IndexChange& change : pending->changes) {
+      rows += static_cast<int>(change.row_ids.size());
+    }
+    absl::MutexLock layers(&layers_mu_);
+    peeked_through_ = std::max(peeked_through_, pending->last_row);
+    if (rows >= kLayerPeekRows) return absl::OkStatus();
+    DEJA_ASSIGN_OR_RETURN(Xapian::Database * index, LayerIndexLocked());
+    std::vector<const IndexChange*> fresh;
+    try {
+      for (const IndexChange& change : pending->changes) {
+        if (layer_documents_ + static_cast<int64_t>(fresh.size()) >=
+            kMaxLayerDocuments) {
+          break;
+        }
+        const std::string id_term = index::IdTerm(change.postmortem_id);
+        if (change.deleted || in_layers_.count(change.postmortem_id) > 0 ||
+            committing_.count(change.postmortem_id) > 0 ||
+            index->postlist_begin(id_term) != index->postlist_end(id_term)) {
+          continue;
+        }
+        fresh.push_back(&change);
+      }
+    } catch (const Xapian::Error& e) {
+      layer_index_.reset();
+      return StatusFromXapian(e, "look up rows read ahead", layer_index_path_);
+    }
+    if (fresh.empty()) return absl::OkStatus();
+
+    Layer layer;
+    layer.number = next_layer_++;
+    const std::string path = index::LayerPath(options_.index_dir, layer.number);
+    absl::Status status;
+    try {
+      // No fsync: a layer never outlives its writer (ClearLayers on open).
+      Xapian::WritableDatabase db(
+          path, Xapian::DB_CREATE_OR_OVERWRITE | Xapian::DB_NO_SYNC);
+      for (const IndexChange* change : fresh) {
+        db.replace_document(index::IdTerm(change->postmortem_id),
+                            index::BuildDocument(change->postmortem, &db));
+        layer.postmortem_ids.push_back(change->postmortem_id);
+        layer.row_ids.insert(layer.row_ids.end(), change->row_ids.begin(),
+                             change->row_ids.end());
+      }
+      db.commit();
+      db.close();
+    } catch (const Xapian::Error& e) {
+      status = StatusFromXapian(e, "write a recent layer", path);
+    } catch (const std::exception& e) {
+      status = StatusFromException(e, "write a recent layer", path);
+    }
+    if (status.ok()) {
+      layers_.push_back(layer);
+      status = Annotate(index::WriteLayerView(options_.index_dir, LiveLayers()),
+                        "publish a recent layer");
+      if (!status.ok()) layers_.pop_back();
+    }
+    if (!status.ok()) {
+      index::RemoveLayer(options_.index_dir, layer.number).IgnoreError();
+      return status;
+    }
+    in_layers_.insert(layer.postmortem_ids.begin(), layer.postmortem_ids.end());
+    layer_documents_ += static_cast<int64_t>(layer.postmortem_ids.size());
+    return absl::OkStatus();
+  }
+
+  // The layer thread's reader of the index in use, at its latest commit.
+  absl::StatusOr<Xapian::Database*> LayerIndexLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(layers_mu_) {
+    std::string path;
+    {
+      absl::MutexLock state(&state_mu_);
+      path = index_path_;
+    }
+    try {
+      if (layer_index_ == nullptr || layer_index_path_ != path) {
+        layer_index_path_ = path;
+        layer_index_ = std::make_unique<Xapian::Database>(path);
+      } else {
+        layer_index_->reopen();
+      }
+    } catch (const Xapian::Error& e) {
+      layer_index_.reset();
+      return StatusFromXapian(e, "open the index to place a layer", path);
+    }
+    return layer_index_.get();
+  }
+
+  std::vector<int64_t> LiveLayers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(layers_mu_) {
+    std::vector<int64_t> numbers;
+    for (const Layer& layer : layers_) numbers.push_back(layer.number);
+    return numbers;
+  }
+
+  // Drops the layers up to `through` (the index holds them since its last
+  // commit) from the view; removes those dropped long enough ago.
+  void DropLayersLocked(int64_t through)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(layers_mu_) {
+    const absl::Time now = absl::Now();
+    std::vector<Layer> kept;
+    for (Layer& layer : layers_) {
+      if (layer.number > through) {
+        kept.push_back(std::move(layer));
+        continue;
+      }
+      for (const std::string& id : layer.postmortem_ids) in_layers_.erase(id);
+      layer_documents_ -= static_cast<int64_t>(layer.postmortem_ids.size());
+      dropped_layers_.emplace_back(now, layer.number);
+    }
+    const bool changed = kept.size() != layers_.size();
+    layers_ = std::move(kept);
+    if (changed) {
+      // Readers leave the dropped layers out anyway (the index's committed
+      // layer number says it holds them): a failure here only costs them a
+      // look at the layer.
+      const absl::Status written =
+          index::WriteLayerView(options_.index_dir, LiveLayers());
+      if (!written.ok()) LogEvent(written.ToString());
+    }
+    while (!dropped_layers_.empty() &&
+           now - dropped_layers_.front().first >= kLayerRemovalDelay) {
+      const absl::Status removed = index::RemoveLayer(
+          options_.index_dir, dropped_layers_.front().second);
+      if (!removed.ok()) LogEvent(removed.ToString());
+      dropped_layers_.pop_front();
+    }
+  }
+
+  // Loop()'s wait between drains: with the layer thread on, until it has
+  // read new rows (it holds the LISTEN); otherwise on the feed itself.
+  // Either way at most poll_interval.
+  absl::Status WaitForCommitWork() {
+    {
+      absl::MutexLock lock(&state_mu_);
+      if (layers_on_) {
+        struct Wake {
+          XapianIndexSync* sync;
+          int64_t seen;
+        };
+        // Rows read while the last drain ran count: it may have missed them.
+        Wake wake{this, commit_wakeups_seen_};
+        state_mu_.AwaitWithTimeout(
+            absl::Condition(
+                +[](Wake* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->sync->state_mu_) {
+                  return w->sync->stop_ || w->sync->commit_wakeups_ != w->seen;
+                },
+                &wake),
+            options_.poll_interval);
+        commit_wakeups_seen_ = commit_wakeups_;
+        return absl::OkStatus();
+      }
+    }
+    return Annotate(WaitForWorkOrStop(), "wait for outbox notifications");
   }
 
   // After a failed cycle: the database or the disk is in trouble. Waits
@@ -438,20 +690,28 @@ class XapianIndexSync final : public IndexSync {
   // Applies batches until a claim comes back empty. The cycle lock is taken
   // per batch so that a Rebuild() waits for one batch, not for a drain.
   //
-  // A batch is searchable at its Xapian commit; completing it queues its
-  // upserted postmortems for the linker (DrainLinks), which records their
-  // recurrence links behind it. Linking costs more than applying, and would
-  // otherwise hold every change back.
+  // A batch is searchable at its Xapian commit (its new postmortems were
+  // already, in recent layers); completing it queues its upserted
+  // postmortems for the linker (DrainLinks), which records their recurrence
+  // links behind it. Linking costs more than applying, and would otherwise
+  // hold every change back.
   absl::StatusOr<int64_t> Drain(bool stop_aware) {
     int64_t applied = 0;
     while (!(stop_aware && StopRequested())) {
       absl::MutexLock lock(&cycle_mu_);
       DEJA_RETURN_IF_ERROR(OpenWriterLocked());
+      int64_t layers_through = 0;
       absl::StatusOr<std::unique_ptr<OutboxBatch>> batch =
-          feed_.Claim(options_.batch_rows);
+          ClaimWithLayersLocked(layers_through);
       if (!batch.ok()) return Annotate(batch.status(), "claim outbox rows");
-      if ((*batch)->changes().empty()) break;
-      absl::StatusOr<std::vector<LinkRequest>> to_link = ApplyLocked(**batch);
+      if ((*batch)->changes().empty() && layers_through == 0) break;
+      absl::StatusOr<std::vector<LinkRequest>> to_link =
+          ApplyLocked(**batch, layers_through);
+      {
+        absl::MutexLock layers(&layers_mu_);
+        committing_.clear();
+        if (to_link.ok()) DropLayersLocked(layers_through);
+      }
       if (!to_link.ok()) return to_link.status();
       if (options_.recurrences == nullptr) to_link->clear();
       DEJA_RETURN_IF_ERROR(Annotate((*batch)->CompleteAndQueueLinks(*to_link),
@@ -463,6 +723,39 @@ class XapianIndexSync final : public IndexSync {
       }
     }
     return applied;
+  }
+
+  // Claims a batch together with every row of the live layers, whose
+  // postmortems the commit must take in all at once (`layers_through`: the
+  // last of those layers, 0 when none). Its postmortems go into layers no
+  // more until the commit is done (DropLayersLocked after it). While the
+  // layer thread keeps up, the batch holds no row it has not read yet: such
+  // a row would wait for this commit, seconds under load, instead of going
+  // into the next layer.
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimWithLayersLocked(
+      int64_t& layers_through) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
+    bool layers_on = false;
+    {
+      absl::MutexLock state(&state_mu_);
+      layers_on = layers_on_;
+    }
+    absl::MutexLock layers(&layers_mu_);
+    std::vector<int64_t> rows;
+    for (const Layer& layer : layers_) {
+      rows.insert(rows.end(), layer.row_ids.begin(), layer.row_ids.end());
+      layers_through = layer.number;
+    }
+    const int64_t through_row = layers_on && layers_keep_up_
+                                    ? peeked_through_
+                                    : std::numeric_limits<int64_t>::max();
+    absl::StatusOr<std::unique_ptr<OutboxBatch>> batch =
+        feed_.ClaimIncluding(options_.batch_rows, rows, through_row);
+    if (batch.ok()) {
+      for (const IndexChange& change : (*batch)->changes()) {
+        committing_.insert(change.postmortem_id);
+      }
+    }
+    return batch;
   }
 
   // Records the recurrence links of queued postmortems, a batch of link
@@ -493,10 +786,13 @@ class XapianIndexSync final : public IndexSync {
     return linked;
   }
 
-  // Applies and commits `batch`; returns the postmortems to link: those it
-  // indexed, and those a replay found indexed already at the same version
-  // (a crash between the commit and the completion lost their link rows).
-  absl::StatusOr<std::vector<LinkRequest>> ApplyLocked(const OutboxBatch& batch)
+  // Applies and commits `batch`, recording that the index holds the layers
+  // up to `layers_through` (when not 0); returns the postmortems to link:
+  // those it indexed, and those a replay found indexed already at the same
+  // version (a crash between the commit and the completion lost their link
+  // rows).
+  absl::StatusOr<std::vector<LinkRequest>> ApplyLocked(const OutboxBatch& batch,
+                                                       int64_t layers_through)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
     absl::Status status;
     bool corrupt = false;
@@ -520,6 +816,10 @@ class XapianIndexSync final : public IndexSync {
         if (indexed == change.postmortem.version()) continue;
         db_->replace_document(
             id_term, index::BuildDocument(change.postmortem, db_.get()));
+      }
+      if (layers_through > 0) {
+        db_->set_metadata(index::kLayersCommittedKey,
+                          absl::StrCat(layers_through));
       }
       db_->commit_transaction();
       documents = db_->get_doccount();
@@ -819,12 +1119,26 @@ class XapianIndexSync final : public IndexSync {
         fresh->set_metadata(index::kSchemaVersionKey,
                             index::IndexFormatVersion());
         fresh->set_metadata(kBuiltAtKey, absl::StrCat(built_at));
-        fresh->commit();
       }
     } catch (const Xapian::Error& e) {
       status = StatusFromXapian(e, "rebuild index", path);
     } catch (const std::exception& e) {
       status = StatusFromException(e, "rebuild index", path);
+    }
+    // The new generation says it holds every layer written so far, and no
+    // layer is written from its last commit until it is in use. The layers'
+    // postmortems that the scan missed (submitted during the rebuild) are
+    // searchable again at the next commit, moments later: their outbox rows
+    // are still waiting.
+    absl::MutexLock layers(&layers_mu_);
+    if (status.ok()) {
+      try {
+        fresh->set_metadata(index::kLayersCommittedKey,
+                            absl::StrCat(next_layer_ - 1));
+        fresh->commit();
+      } catch (const Xapian::Error& e) {
+        status = StatusFromXapian(e, "rebuild index", path);
+      }
     }
     if (status.ok()) status = index::SwapIn(options_.index_dir, path);
     if (!status.ok()) {
@@ -843,6 +1157,7 @@ class XapianIndexSync final : public IndexSync {
     }
     CloseWriterLocked();
     AdoptLocked(std::move(fresh), path, documents, built_at);
+    DropLayersLocked(next_layer_ - 1);
     rebuild_needed_ = false;
     if (absl::Status removed = index::RemoveOldGenerations(options_.index_dir);
         !removed.ok()) {
@@ -865,7 +1180,7 @@ class XapianIndexSync final : public IndexSync {
     std::string last_logged;
   };
 
-  enum class Worker { kApplier, kLinker };
+  enum class Worker { kApplier, kLayers, kLinker };
 
   // Keeps the last error of `worker` and logs each distinct error once, not
   // every retry.
@@ -873,8 +1188,9 @@ class XapianIndexSync final : public IndexSync {
     std::string event;
     {
       absl::MutexLock lock(&state_mu_);
-      Errors& errors =
-          worker == Worker::kApplier ? apply_errors_ : link_errors_;
+      Errors& errors = worker == Worker::kApplier  ? apply_errors_
+                       : worker == Worker::kLayers ? layer_errors_
+                                                   : link_errors_;
       if (status.ok()) {
         if (!errors.last.empty()) {
           event = absl::StrCat(
@@ -902,13 +1218,43 @@ class XapianIndexSync final : public IndexSync {
   std::thread thread_ ABSL_GUARDED_BY(thread_mu_);
   // The linkers; none when linking is off.
   std::vector<std::thread> link_threads_ ABSL_GUARDED_BY(thread_mu_);
+  // Writes the recent layers; not started when they are off.
+  std::thread layer_thread_ ABSL_GUARDED_BY(thread_mu_);
 
   // Taken by each batch and by Rebuild(): they take turns with the writer.
-  absl::Mutex cycle_mu_ ABSL_ACQUIRED_BEFORE(state_mu_);
+  absl::Mutex cycle_mu_ ABSL_ACQUIRED_BEFORE(layers_mu_, state_mu_);
   std::unique_ptr<Xapian::WritableDatabase> db_ ABSL_GUARDED_BY(cycle_mu_);
   std::string db_path_ ABSL_GUARDED_BY(cycle_mu_);
   // The index in use turned out corrupt: the next open rebuilds it.
   bool rebuild_needed_ ABSL_GUARDED_BY(cycle_mu_) = false;
+
+  // A live layer (recent_layers.h): its outbox rows and postmortems.
+  struct Layer {
+    int64_t number = 0;
+    std::vector<int64_t> row_ids;
+    std::vector<std::string> postmortem_ids;
+  };
+  // The recent layers: taken by the layer thread to write one, and by a
+  // cycle to claim their rows and, after its commit, to drop them.
+  absl::Mutex layers_mu_ ABSL_ACQUIRED_BEFORE(state_mu_);
+  std::vector<Layer> layers_ ABSL_GUARDED_BY(layers_mu_);
+  // The live layers' postmortems, and how many.
+  std::set<std::string> in_layers_ ABSL_GUARDED_BY(layers_mu_);
+  int64_t layer_documents_ ABSL_GUARDED_BY(layers_mu_) = 0;
+  // The postmortems of the batch being committed: not for a new layer.
+  std::set<std::string> committing_ ABSL_GUARDED_BY(layers_mu_);
+  int64_t next_layer_ ABSL_GUARDED_BY(layers_mu_) = 1;
+  // The last outbox row read ahead.
+  int64_t peeked_through_ ABSL_GUARDED_BY(layers_mu_) = 0;
+  // The layer thread's last round went well: the commits leave the rows it
+  // has not read yet to it.
+  bool layers_keep_up_ ABSL_GUARDED_BY(layers_mu_) = false;
+  // Dropped layers still on disk, with when they were dropped.
+  std::deque<std::pair<absl::Time, int64_t>> dropped_layers_
+      ABSL_GUARDED_BY(layers_mu_);
+  // The layer thread's reader of the index in use.
+  std::unique_ptr<Xapian::Database> layer_index_ ABSL_GUARDED_BY(layers_mu_);
+  std::string layer_index_path_ ABSL_GUARDED_BY(layers_mu_);
 
   // What Status() reports, and the loop's stop flag.
   absl::Mutex state_mu_;
@@ -924,7 +1270,13 @@ class XapianIndexSync final : public IndexSync {
   // Counts the batches Drain() completed with link rows: a linker that saw
   // it change since it last drained has work.
   int64_t link_wakeups_ ABSL_GUARDED_BY(state_mu_) = 0;
+  // The layer thread runs (and holds the feed's LISTEN); it counts the
+  // reads that found outbox rows, and Loop() the count it has drained.
+  bool layers_on_ ABSL_GUARDED_BY(state_mu_) = false;
+  int64_t commit_wakeups_ ABSL_GUARDED_BY(state_mu_) = 0;
+  int64_t commit_wakeups_seen_ ABSL_GUARDED_BY(state_mu_) = 0;
   Errors apply_errors_ ABSL_GUARDED_BY(state_mu_);
+  Errors layer_errors_ ABSL_GUARDED_BY(state_mu_);
   Errors link_errors_ ABSL_GUARDED_BY(state_mu_);
 };
 

@@ -6,7 +6,10 @@
 // (replace_document on "Q"+id unless the index already holds a newer
 // version; delete_document for deletions), commits Xapian, then completes
 // the batch. It wakes on NOTIFY and also polls, so a lost notification only
-// delays a change by one poll interval. With recurrence linking on, two more
+// delays a change by one poll interval. With recent layers on (the default),
+// another thread makes new postmortems searchable ahead of their commit
+// (recent_layers.h) and wakes the committing loop. With recurrence linking
+// on, two more
 // threads (the linkers) record the links of what was indexed, behind it and
 // at a lower CPU priority, from the link rows each completed batch queues.
 //
@@ -50,6 +53,13 @@ struct IndexSyncOptions {
   RecurrenceStore* recurrences = nullptr;
   double link_threshold = 0.7;
   int max_links = 3;
+  // Recent layers (recent_layers.h): a thread reads the outbox ahead of the
+  // commits and makes new postmortems searchable in a layer, one layer per
+  // `layer_interval` at most, long before the commit that takes them in.
+  // Off, or with a feed that cannot Peek, a change is searchable at its
+  // commit.
+  bool recent_layers = true;
+  absl::Duration layer_interval = absl::Milliseconds(100);
 };
 
 // Copies the queue figures of `stats` into `status`. Inline: deja_services

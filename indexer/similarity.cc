@@ -644,6 +644,7 @@ v1::Verdict VerdictOf(double score, const SimilarityOptions& options) {
 
 // The time bound and the "more like this" document, applied to every pass.
 struct Scope {
+  const Xapian::Database& db;
   const Description& description;
   const v1::FindSimilarRequest& request;
   const std::string& self_term;
@@ -680,15 +681,41 @@ void FusePasses(const Xapian::MSet& first, const Xapian::MSet& expanded,
 // Matches exactly the given documents (ascending docids), weighing nothing:
 // a filter that lets the matcher skip from one to the next instead of
 // walking every posting list of the query it filters.
+//
+// On a database of several shards (the index and its recent layers), Xapian
+// runs a clone per shard, and init() hands each its shard, whose docids are
+// local: shard i of n holds the documents whose docid d has (d - 1) % n ==
+// i, as its document (d - 1) / n + 1. A clone knows its shard by the UUID.
 class DocumentListSource final : public Xapian::PostingSource {
  public:
-  explicit DocumentListSource(std::vector<Xapian::docid> docids)
-      : docids_(std::move(docids)) {}
+  DocumentListSource(std::vector<Xapian::docid> docids,
+                     std::vector<std::string> shard_uuids)
+      : all_(std::move(docids)), shard_uuids_(std::move(shard_uuids)) {}
 
   Xapian::doccount get_termfreq_min() const override { return docids_.size(); }
   Xapian::doccount get_termfreq_est() const override { return docids_.size(); }
   Xapian::doccount get_termfreq_max() const override { return docids_.size(); }
-  void init(const Xapian::Database& /*db*/) override { at_ = kBefore; }
+  Xapian::PostingSource* clone() const override {
+    return new DocumentListSource(all_, shard_uuids_);
+  }
+  void init(const Xapian::Database& db) override {
+    at_ = kBefore;
+    const size_t shards = shard_uuids_.size();
+    if (shards <= 1) {
+      docids_ = all_;
+      return;
+    }
+    docids_.clear();
+    const auto shard =
+        std::find(shard_uuids_.begin(), shard_uuids_.end(), db.get_uuid());
+    if (shard == shard_uuids_.end()) return;  // not one of ours: none
+    const size_t index = shard - shard_uuids_.begin();
+    for (const Xapian::docid docid : all_) {
+      if ((docid - 1) % shards == index) {
+        docids_.push_back((docid - 1) / shards + 1);
+      }
+    }
+  }
   void next(double /*min_wt*/) override { at_ = at_ == kBefore ? 0 : at_ + 1; }
   void skip_to(Xapian::docid did, double /*min_wt*/) override {
     const size_t from = at_ == kBefore ? 0 : at_;
@@ -700,17 +727,20 @@ class DocumentListSource final : public Xapian::PostingSource {
   }
   Xapian::docid get_docid() const override { return docids_[at_]; }
   std::string get_description() const override {
-    return absl::StrCat("DocumentListSource(", docids_.size(), " documents)");
+    return absl::StrCat("DocumentListSource(", all_.size(), " documents)");
   }
 
  private:
   static constexpr size_t kBefore = static_cast<size_t>(-1);
-  const std::vector<Xapian::docid> docids_;
+  const std::vector<Xapian::docid> all_;
+  const std::vector<std::string> shard_uuids_;
+  // The documents of the shard init() was given, in its docids.
+  std::vector<Xapian::docid> docids_;
   size_t at_ = kBefore;
 };
 
-// `query`, matching only the documents of `passes`.
-Xapian::Query Within(const Xapian::Query& query,
+// `query` on `db`, matching only the documents of `passes`.
+Xapian::Query Within(const Xapian::Database& db, const Xapian::Query& query,
                      std::initializer_list<const Xapian::MSet*> passes) {
   std::vector<Xapian::docid> docids;
   for (const Xapian::MSet* pass : passes) {
@@ -720,10 +750,14 @@ Xapian::Query Within(const Xapian::Query& query,
   }
   std::sort(docids.begin(), docids.end());
   docids.erase(std::unique(docids.begin(), docids.end()), docids.end());
+  std::vector<std::string> shard_uuids =
+      absl::StrSplit(db.get_uuid(), ':', absl::SkipEmpty());
   // The query owns the source once released.
   return Xapian::Query(
       Xapian::Query::OP_FILTER, query,
-      Xapian::Query((new DocumentListSource(std::move(docids)))->release()));
+      Xapian::Query(
+          (new DocumentListSource(std::move(docids), std::move(shard_uuids)))
+              ->release()));
 }
 
 // The best options.candidates documents for the description's words. The
@@ -752,7 +786,7 @@ Xapian::MSet FirstPass(Xapian::Enquire& enquire, const Scope& scope,
     return enquire.get_mset(0, options.candidates);
   };
   const auto scored = [&](const Xapian::MSet& found) {
-    enquire.set_query(Within(scope.Apply(text), {&found}));
+    enquire.set_query(Within(scope.db, scope.Apply(text), {&found}));
     return enquire.get_mset(0, options.candidates);
   };
   if (std::all_of(terms.begin(), terms.end(), common)) return all_text();
@@ -818,7 +852,7 @@ void AddTextCandidates(const Xapian::Database& db, const Scope& scope,
                             expansion.rare.end())));
           gap = by_expansion.get_mset(0, options.candidates);
         }
-        expanded = Within(expanded, {&first, &gap});
+        expanded = Within(db, expanded, {&first, &gap});
       }
       enquire.set_query(expanded);
       mset = enquire.get_mset(0, options.candidates);
@@ -1057,7 +1091,7 @@ absl::StatusOr<v1::FindSimilarResponse> Run(
     }
   }
 
-  const Scope scope{description, request, self_term};
+  const Scope scope{db, description, request, self_term};
   std::map<Xapian::docid, Candidate> candidates =
       GatherCandidates(db, scope, options);
 

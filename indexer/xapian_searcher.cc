@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "indexer/document_builder.h"
 #include "indexer/index_directory.h"
 #include "indexer/index_schema.h"
+#include "indexer/recent_layers.h"
 #include "indexer/search.h"
 #include "indexer/similarity.h"
 
@@ -36,14 +38,22 @@ constexpr absl::Duration kRetryBackoff = absl::Milliseconds(1);
 // Idle databases kept for reuse; more are opened when more queries run at
 // once, and the surplus is closed when they finish.
 constexpr size_t kMaxIdleReaders = 16;
-constexpr absl::Duration kSearchablePollInterval = absl::Milliseconds(5);
+// WaitUntilSearchable looks again after 2 ms, then half as long again each
+// time up to 25 ms: each look reopens the index and its layers, and with
+// dozens of submits waiting at once, looking every few ms each took a good
+// share of the CPU the indexer needed to make them searchable.
+constexpr absl::Duration kFirstSearchablePoll = absl::Milliseconds(2);
+constexpr absl::Duration kMaxSearchablePoll = absl::Milliseconds(25);
 constexpr char kNoIndexYet[] =
     "the search index is not built yet (the indexer builds it at start)";
 
-// One read-only database and the generation it has open.
+// One read-only database and the generation it has open, plus the recent
+// layers it does not hold yet: `view` is what queries search.
 struct Reader {
   std::string path;
   Xapian::Database db;
+  std::map<int64_t, Xapian::Database> layers;
+  Xapian::Database view;
 };
 
 template <typename T>
@@ -78,6 +88,7 @@ class XapianSearcher final : public PostmortemSearcher {
       return Reached(db, id_term, version);
     };
     absl::Status last_error;
+    absl::Duration poll = kFirstSearchablePoll;
     while (true) {
       const absl::StatusOr<bool> done = WithDatabase(reached);
       if (done.ok() && *done) return absl::OkStatus();
@@ -94,7 +105,8 @@ class XapianSearcher final : public PostmortemSearcher {
             last_error.ok() ? ""
                             : absl::StrCat(" (", last_error.message(), ")")));
       }
-      absl::SleepFor(std::min(kSearchablePollInterval, deadline - now));
+      absl::SleepFor(std::min(poll, deadline - now));
+      poll = std::min(poll * 3 / 2, kMaxSearchablePoll);
     }
   }
 
@@ -153,7 +165,7 @@ class XapianSearcher final : public PostmortemSearcher {
         last_error = status;
         continue;
       }
-      absl::StatusOr<T> result = query(reader->db);
+      absl::StatusOr<T> result = query(reader->view);
       Return(std::move(reader));
       if (result.status().code() != absl::StatusCode::kAborted) return result;
       last_error = result.status();
@@ -164,8 +176,15 @@ class XapianSearcher final : public PostmortemSearcher {
   }
 
   // Opens the generation `current` points to, or reopens the one the
-  // reader has at its latest commit.
+  // reader has at its latest commit, and adds the live layers it does not
+  // hold.
   absl::Status Refresh(Reader& reader) {
+    // The layers first: the writer drops a layer from the view only after
+    // the index has committed its postmortems, so a view read before the
+    // index is reopened holds every layer the index does not.
+    const absl::StatusOr<std::vector<int64_t>> live =
+        index::ReadLayerView(index_dir_);
+    if (!live.ok()) return absl::UnavailableError(live.status().message());
     const absl::StatusOr<std::string> path =
         index::CurrentIndexPath(index_dir_);
     if (!path.ok()) {
@@ -194,6 +213,41 @@ class XapianSearcher final : public PostmortemSearcher {
           absl::StrCat("cannot open the search index ", *path, ": ",
                        e.get_type(), ": ", e.get_msg()));
     }
+    return AddLayers(*live, reader);
+  }
+
+  // Makes reader.view the index plus the `live` layers above the one it
+  // holds (recent_layers.h). The layers' databases are kept between
+  // queries: a layer never changes.
+  absl::Status AddLayers(const std::vector<int64_t>& live, Reader& reader) {
+    reader.view = reader.db;
+    if (live.empty()) {
+      reader.layers.clear();
+      return absl::OkStatus();
+    }
+    std::map<int64_t, Xapian::Database> layers;
+    try {
+      const int64_t held = index::CommittedLayer(reader.db);
+      for (const int64_t number : live) {
+        if (number <= held) continue;
+        auto open = reader.layers.find(number);
+        Xapian::Database layer =
+            open != reader.layers.end()
+                ? open->second
+                : Xapian::Database(index::LayerPath(index_dir_, number));
+        reader.view.add_database(layer);
+        layers.emplace(number, std::move(layer));
+      }
+    } catch (const Xapian::DatabaseModifiedError& e) {
+      return ChangedError(e);
+    } catch (const Xapian::DatabaseOpeningError& e) {
+      // Dropped and removed since the view was read: the index has taken it
+      // in by now, so another look at both finds it there.
+      return ChangedError(e);
+    } catch (const Xapian::Error& e) {
+      return XapianError(e);
+    }
+    reader.layers = std::move(layers);
     return absl::OkStatus();
   }
 

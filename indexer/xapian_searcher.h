@@ -3,8 +3,9 @@
 
 // The Xapian implementation of PostmortemSearcher: read-only databases (one
 // per concurrent query, pooled), reopened before each query so that commits
-// and rebuild swaps (index_directory.h) are seen at once; a query that meets
-// DatabaseModifiedError is retried.
+// and rebuild swaps (index_directory.h) are seen at once, together with the
+// recent layers the index does not hold yet (recent_layers.h); a query that
+// meets DatabaseModifiedError is retried.
 
 #include <memory>
 #include <string>

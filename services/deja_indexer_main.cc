@@ -60,6 +60,10 @@ ABSL_FLAG(bool, once, false,
 ABSL_FLAG(int, batch_rows, 500, "outbox rows per index commit");
 ABSL_FLAG(double, poll_seconds, 1.0,
           "longest sleep between outbox polls when no NOTIFY arrives");
+ABSL_FLAG(bool, recent_layers, true,
+          "make new postmortems searchable in small recent layers within a "
+          "fraction of a second, ahead of the index's commit (dejad reads "
+          "them); false: searchable at the commit");
 ABSL_FLAG(double, status_seconds, 60.0,
           "how often to log the outbox depth, lag and document count");
 
@@ -181,6 +185,7 @@ int Run(int argc, char** argv) {
   sync_options.index_dir = index_dir;
   sync_options.recurrences = recurrences->get();
   sync_options.batch_rows = absl::GetFlag(FLAGS_batch_rows);
+  sync_options.recent_layers = absl::GetFlag(FLAGS_recent_layers);
   sync_options.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
   sync_options.lock_wait = absl::GetFlag(FLAGS_wait) ? absl::InfiniteDuration()
                                                      : absl::ZeroDuration();

@@ -110,6 +110,10 @@ ABSL_FLAG(std::string, indexer, "on",
           "reads it, and a separate deja-indexer writes it");
 ABSL_FLAG(std::string, index_dir, "",
           "the search index directory; empty means <data_dir>/index");
+ABSL_FLAG(bool, recent_layers, true,
+          "with --indexer=on: make new postmortems searchable in small "
+          "recent layers within a fraction of a second, ahead of the "
+          "index's commit; false: searchable at the commit");
 ABSL_FLAG(std::string, http_listen, "",
           "host:port to serve HTTP on: statistics as JSON (/v1/stats/...), "
           "/healthz and Prometheus /metrics; empty (the default) serves no "
@@ -226,7 +230,7 @@ int Run(int argc, char** argv) {
       "PostgreSQL.\nUsage: dejad [--listen=host:port] [--data-dir=DIR] "
       "[--database-url=URL] [--threads=N]\n       [--indexer=on|off] "
       "[--index-dir=DIR] [--http-listen=host:port]\n       "
-      "[--require-blameless]\nFlag names may be "
+      "[--recent-layers=true|false] [--require-blameless]\nFlag names may be "
       "written with '-' or '_'.");
   absl::FlagsUsageConfig usage_config;
   usage_config.version_string = [] {
@@ -375,6 +379,7 @@ int Run(int argc, char** argv) {
     const absl::Time index_start = absl::Now();
     IndexSyncOptions sync_options;
     sync_options.index_dir = index_dir;
+    sync_options.recent_layers = absl::GetFlag(FLAGS_recent_layers);
     // Recurrence links are recorded just behind the index (link_pending),
     // through connections of their own: the linkers run at the lowest CPU
     // priority, and one switched out while holding a connection must not

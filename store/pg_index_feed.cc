@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,8 +35,8 @@ constexpr char kChannel[] = "deja_index";
 // linkers' batches; the others leave room for a concurrent RunOnce() or a
 // second indexer in the same process.
 constexpr int kClaimConnections = 6;
-// Stats() and ForEachPostmortem().
-constexpr int kQueryConnections = 2;
+// Stats(), ForEachPostmortem() (held for a whole rebuild) and Peek().
+constexpr int kQueryConnections = 3;
 // How long a call waits for a free pooled connection; also bounds connecting.
 constexpr absl::Duration kAcquireWait = absl::Seconds(5);
 // Postmortems read per query of a full scan: bounds the memory of a rebuild.
@@ -48,12 +49,22 @@ constexpr absl::Duration kMaxWaitSlice = absl::Seconds(60);
 
 // Oldest first. The postmortem's current row decides what the index does,
 // not the operation column: a later row may already have changed it again.
+// $2 bounds the row ids (ClaimIncluding).
 constexpr char kClaimRows[] =
     "SELECT id, postmortem_id::text, version FROM index_outbox "
-    "ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED";
+    "WHERE id <= $2::int8 ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED";
 constexpr char kClaimLinkRows[] =
     "SELECT id, postmortem_id::text, version FROM link_outbox "
-    "ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED";
+    "WHERE id <= $2::int8 ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED";
+
+// ClaimIncluding's given rows, locked ahead of the claim.
+constexpr char kLockRows[] =
+    "SELECT id, postmortem_id::text, version FROM index_outbox "
+    "WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE";
+// Peek: rows read ahead of the claim, locked or not.
+constexpr char kPeekRows[] =
+    "SELECT id, postmortem_id::text, version FROM index_outbox "
+    "WHERE id > $1::int8 ORDER BY id LIMIT $2::int";
 
 // The same read as PgStore::Get, for many ids at once.
 constexpr char kLiveDocuments[] =
@@ -79,6 +90,9 @@ constexpr char kOutboxStats[] =
     "(SELECT count(*) AS rows, COALESCE(GREATEST(0, (extract(epoch FROM "
     "clock_timestamp() - min(enqueued_at)) * 1000000)::int8), 0) AS age "
     "FROM link_outbox) l";
+
+// No bound on the claimed rows' ids.
+constexpr int64_t kAnyRow = std::numeric_limits<int64_t>::max();
 
 // The two queues of the feed, by their statements.
 struct Queue {
@@ -115,14 +129,18 @@ struct ClaimedRows {
   std::vector<IndexChange> changes;
 };
 
-// Locks up to `max_rows` rows of `queue` in `txn` and reads the current state
-// of their postmortems. Throws pqxx exceptions.
-absl::StatusOr<ClaimedRows> ClaimIn(pqxx::work& txn, const Queue& queue,
-                                    int max_rows) {
-  ClaimedRows claimed;
-  std::map<std::string, size_t> change_of;  // postmortem id -> changes index
-  for (const pqxx::row& row : txn.exec_params(queue.claim, max_rows)) {
-    claimed.row_ids.push_back(row[0].as<int64_t>());
+// Adds the outbox rows `rows` (id, postmortem id, version) to `claimed`, a
+// row already there once, merging the rows of one postmortem into one
+// change.
+void AddRows(const pqxx::result& rows, ClaimedRows& claimed,
+             std::map<std::string, size_t>& change_of) {
+  for (const pqxx::row& row : rows) {
+    const int64_t row_id = row[0].as<int64_t>();
+    if (std::find(claimed.row_ids.begin(), claimed.row_ids.end(), row_id) !=
+        claimed.row_ids.end()) {
+      continue;
+    }
+    claimed.row_ids.push_back(row_id);
     const std::string id = row[1].as<std::string>();
     const int64_t version = row[2].as<int64_t>();
     auto [it, inserted] = change_of.emplace(id, claimed.changes.size());
@@ -131,15 +149,19 @@ absl::StatusOr<ClaimedRows> ClaimIn(pqxx::work& txn, const Queue& queue,
       change.postmortem_id = id;
       change.version = version;
       claimed.changes.push_back(std::move(change));
-    } else {
-      IndexChange& change = claimed.changes[it->second];
-      change.version = std::max(change.version, version);
     }
+    IndexChange& change = claimed.changes[it->second];
+    change.version = std::max(change.version, version);
+    change.row_ids.push_back(row_id);
   }
-  if (claimed.changes.empty()) return claimed;
+}
 
-  // Read after the claim (read committed: a newer snapshot), so the state
-  // is at least as new as every claimed row. Missing ones are deleted.
+// Reads the current state of the postmortems of `claimed`'s changes, after
+// their rows were read (read committed: a newer snapshot, so the state is at
+// least as new as every row). Missing ones are deleted.
+absl::Status ReadCurrentState(pqxx::transaction_base& txn, ClaimedRows& claimed,
+                              const std::map<std::string, size_t>& change_of) {
+  if (claimed.changes.empty()) return absl::OkStatus();
   for (IndexChange& change : claimed.changes) change.deleted = true;
   std::vector<std::string> ids;
   ids.reserve(change_of.size());
@@ -153,7 +175,47 @@ absl::StatusOr<ClaimedRows> ClaimIn(pqxx::work& txn, const Queue& queue,
                           PostmortemFromDocument(row[1].as<std::string>()));
     change.deleted = false;
   }
+  return absl::OkStatus();
+}
+
+// Locks up to `max_rows` rows of `queue` up to `through_row` in `txn`, and
+// the waiting rows among `included` (index queue only), and reads the
+// current state of their postmortems. Throws pqxx exceptions.
+absl::StatusOr<ClaimedRows> ClaimIn(pqxx::work& txn, const Queue& queue,
+                                    int max_rows,
+                                    const std::vector<int64_t>& included,
+                                    int64_t through_row) {
+  ClaimedRows claimed;
+  std::map<std::string, size_t> change_of;  // postmortem id -> changes index
+  if (!included.empty()) {
+    // Not SKIP LOCKED: the one writer is the only claimer of these rows,
+    // and they are locked first so that the claim below returns them again
+    // rather than skipping them.
+    AddRows(txn.exec_params(kLockRows, ArrayLiteral(included)), claimed,
+            change_of);
+  }
+  AddRows(txn.exec_params(queue.claim, max_rows, through_row), claimed,
+          change_of);
+  DEJA_RETURN_IF_ERROR(ReadCurrentState(txn, claimed, change_of));
   return claimed;
+}
+
+// Up to `max_rows` outbox rows after `after_row`, unlocked, as changes.
+absl::StatusOr<PendingChanges> PeekIn(pqxx::connection& connection,
+                                      int64_t after_row, int max_rows) {
+  pqxx::read_transaction txn(connection);
+  ClaimedRows read;
+  std::map<std::string, size_t> change_of;
+  AddRows(txn.exec_params(kPeekRows, after_row, max_rows), read, change_of);
+  DEJA_RETURN_IF_ERROR(ReadCurrentState(txn, read, change_of));
+  txn.commit();
+  PendingChanges pending;
+  pending.last_row = after_row;
+  for (const int64_t row_id : read.row_ids) {
+    pending.last_row = std::max(pending.last_row, row_id);
+  }
+  pending.changes = std::move(read.changes);
+  return pending;
 }
 
 absl::StatusOr<OutboxStats> StatsIn(pqxx::connection& connection) {
@@ -302,12 +364,30 @@ class PgIndexFeed : public IndexFeed {
   }
 
   absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int max_rows) override {
-    return ClaimFrom(kIndexQueue, max_rows);
+    return ClaimFrom(kIndexQueue, max_rows, {}, kAnyRow);
+  }
+
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimIncluding(
+      int max_rows, const std::vector<int64_t>& rows,
+      int64_t through_row) override {
+    return ClaimFrom(kIndexQueue, max_rows, rows, through_row);
+  }
+
+  absl::StatusOr<PendingChanges> Peek(int64_t after_row,
+                                      int max_rows) override {
+    if (max_rows < 1) {
+      return absl::InvalidArgumentError("max_rows: must be at least 1");
+    }
+    return OnQueryConnection(
+        "read outbox rows ahead",
+        [&](pqxx::connection& connection, bool& /*called_back*/) {
+          return PeekIn(connection, after_row, max_rows);
+        });
   }
 
   absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimLinks(
       int max_rows) override {
-    return ClaimFrom(kLinkQueue, max_rows);
+    return ClaimFrom(kLinkQueue, max_rows, {}, kAnyRow);
   }
 
   absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration timeout) override {
@@ -374,8 +454,9 @@ class PgIndexFeed : public IndexFeed {
   }
 
  private:
-  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimFrom(const Queue& queue,
-                                                         int max_rows) {
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimFrom(
+      const Queue& queue, int max_rows, const std::vector<int64_t>& included,
+      int64_t through_row) {
     if (max_rows < 1) {
       return absl::InvalidArgumentError("max_rows: must be at least 1");
     }
@@ -384,15 +465,15 @@ class PgIndexFeed : public IndexFeed {
     absl::StatusOr<std::unique_ptr<OutboxBatch>> result;
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool retry = false;
-      result = ClaimOnce(queue, max_rows, retry);
+      result = ClaimOnce(queue, max_rows, included, through_row, retry);
       if (!retry) break;
     }
     return result;
   }
 
-  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimOnce(const Queue& queue,
-                                                         int max_rows,
-                                                         bool& retry) {
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimOnce(
+      const Queue& queue, int max_rows, const std::vector<int64_t>& included,
+      int64_t through_row, bool& retry) {
     const std::string what = absl::StrCat("claim ", queue.name);
     absl::StatusOr<ConnectionPool::Lease> lease =
         claim_pool_->Acquire(absl::Now() + kAcquireWait);
@@ -405,8 +486,9 @@ class PgIndexFeed : public IndexFeed {
     absl::Status status;
     try {
       auto txn = std::make_unique<pqxx::work>(lease->connection());
-      DEJA_ASSIGN_OR_RETURN(ClaimedRows claimed,
-                            ClaimIn(*txn, queue, max_rows));
+      DEJA_ASSIGN_OR_RETURN(
+          ClaimedRows claimed,
+          ClaimIn(*txn, queue, max_rows, included, through_row));
       if (claimed.row_ids.empty()) {
         txn->commit();
         return std::unique_ptr<OutboxBatch>(new PgOutboxBatch());

@@ -106,6 +106,62 @@ TEST_F(PgIndexFeedTest, EmptyOutboxGivesEmptyBatch) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(PgIndexFeedTest, PeekReadsRowsAheadWithoutClaimingThem) {
+  const v1::Postmortem first = Submit(Small("first"));
+  const v1::Postmortem second = Submit(Small("second"));
+
+  absl::StatusOr<PendingChanges> pending = feed_->Peek(0, 10);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_THAT(pending->changes, SizeIs(2));
+  EXPECT_EQ(pending->changes[0].postmortem_id, first.id());
+  EXPECT_EQ(pending->changes[0].postmortem.title(), "first");
+  EXPECT_THAT(pending->changes[0].row_ids, SizeIs(1));
+  EXPECT_EQ(pending->last_row, pending->changes[1].row_ids.back());
+
+  // Only the rows after the last one read; the same again while a claim
+  // holds them locked.
+  absl::StatusOr<PendingChanges> after =
+      feed_->Peek(pending->changes[0].row_ids.back(), 10);
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_THAT(after->changes, SizeIs(1));
+  EXPECT_EQ(after->changes[0].postmortem_id, second.id());
+  std::unique_ptr<OutboxBatch> batch = Claim(10);
+  ASSERT_NE(batch, nullptr);
+  EXPECT_THAT(feed_->Peek(0, 10)->changes, SizeIs(2));
+  ASSERT_TRUE(batch->Complete().ok());
+
+  absl::StatusOr<PendingChanges> none = feed_->Peek(pending->last_row, 10);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_THAT(none->changes, IsEmpty());
+  EXPECT_EQ(none->last_row, pending->last_row);
+  EXPECT_EQ(feed_->Peek(0, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PgIndexFeedTest, ClaimIncludingTakesGivenRowsAndStopsAtTheBound) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(Submit(Small(absl::StrCat("pm ", i))).id());
+  }
+  absl::StatusOr<PendingChanges> pending = feed_->Peek(0, 10);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_THAT(pending->changes, SizeIs(4));
+  std::vector<int64_t> rows;
+  for (const IndexChange& change : pending->changes) {
+    rows.push_back(change.row_ids.front());
+  }
+
+  // One row from the bound's side (the first), and the last one although
+  // it is past the bound; the two between are left.
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> batch =
+      feed_->ClaimIncluding(10, {rows[3]}, rows[0]);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(IdsOf(**batch), (std::set<std::string>{ids[0], ids[3]}));
+  EXPECT_EQ((*batch)->row_count(), 2);
+  ASSERT_TRUE((*batch)->Complete().ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM index_outbox"), 2);
+}
+
 TEST_F(PgIndexFeedTest, ClaimAfterSubmitReturnsTheFullPostmortem) {
   const v1::Postmortem stored = Submit(Small("pm"));
   absl::StatusOr<v1::Postmortem> got = store_->Get(stored.id(), Soon());

@@ -1,6 +1,7 @@
 #include "tests/testing/fake_index_feed.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -101,6 +102,11 @@ int FakeIndexFeed::claim_calls() const {
   return claim_calls_;
 }
 
+int FakeIndexFeed::peek_calls() const {
+  absl::MutexLock lock(&mu_);
+  return peek_calls_;
+}
+
 int FakeIndexFeed::for_each_calls() const {
   absl::MutexLock lock(&mu_);
   return for_each_calls_;
@@ -108,12 +114,17 @@ int FakeIndexFeed::for_each_calls() const {
 
 absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::Claim(
     int max_rows) {
+  return ClaimIncluding(max_rows, {}, std::numeric_limits<int64_t>::max());
+}
+
+absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::ClaimIncluding(
+    int max_rows, const std::vector<int64_t>& included, int64_t through_row) {
   absl::MutexLock lock(&mu_);
   ++claim_calls_;
   if (std::optional<absl::Status> failure = TakeFailure(Method::kClaim)) {
     return *failure;
   }
-  return ClaimFrom(rows_, max_rows);
+  return ClaimFrom(rows_, max_rows, included, through_row);
 }
 
 absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::ClaimLinks(
@@ -122,34 +133,75 @@ absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::ClaimLinks(
   if (std::optional<absl::Status> failure = TakeFailure(Method::kClaimLinks)) {
     return *failure;
   }
-  return ClaimFrom(link_rows_, max_rows);
+  return ClaimFrom(link_rows_, max_rows, {},
+                   std::numeric_limits<int64_t>::max());
 }
 
-std::unique_ptr<OutboxBatch> FakeIndexFeed::ClaimFrom(std::vector<Row>& rows,
-                                                      int max_rows) {
+absl::StatusOr<PendingChanges> FakeIndexFeed::Peek(int64_t after_row,
+                                                   int max_rows) {
+  absl::MutexLock lock(&mu_);
+  ++peek_calls_;
+  if (std::optional<absl::Status> failure = TakeFailure(Method::kPeek)) {
+    return *failure;
+  }
+  PendingChanges pending;
+  pending.last_row = after_row;
+  std::map<std::string, size_t> change_of;
+  int read = 0;
+  for (const Row& row : rows_) {
+    if (row.sequence <= after_row) continue;
+    if (read++ >= max_rows) break;
+    AddToChanges(row, pending.changes, change_of);
+    pending.last_row = std::max(pending.last_row, row.sequence);
+  }
+  return pending;
+}
+
+void FakeIndexFeed::AddToChanges(const Row& row,
+                                 std::vector<IndexChange>& changes,
+                                 std::map<std::string, size_t>& change_of) {
+  auto [it, inserted] = change_of.emplace(row.postmortem_id, changes.size());
+  if (inserted) {
+    changes.emplace_back();
+    changes.back().postmortem_id = row.postmortem_id;
+  }
+  IndexChange& change = changes[it->second];
+  change.version = std::max(change.version, row.version);
+  change.row_ids.push_back(row.sequence);
+  if (row.snapshot.has_value()) {
+    change.deleted = false;
+    change.postmortem = *row.snapshot;
+    return;
+  }
+  auto live = live_.find(row.postmortem_id);
+  change.deleted = live == live_.end();
+  change.postmortem = change.deleted ? v1::Postmortem() : live->second;
+}
+
+std::unique_ptr<OutboxBatch> FakeIndexFeed::ClaimFrom(
+    std::vector<Row>& rows, int max_rows, const std::vector<int64_t>& included,
+    int64_t through_row) {
   std::vector<IndexChange> changes;
   std::vector<int64_t> sequences;
   std::map<std::string, size_t> change_of;  // postmortem id -> changes index
-  for (Row& row : rows) {
-    if (static_cast<int>(sequences.size()) >= max_rows) break;
-    if (row.claimed) continue;
+  const auto take = [&](Row& row) {
     row.claimed = true;
     sequences.push_back(row.sequence);
-    auto [it, inserted] = change_of.emplace(row.postmortem_id, changes.size());
-    if (inserted) {
-      changes.emplace_back();
-      changes.back().postmortem_id = row.postmortem_id;
+    AddToChanges(row, changes, change_of);
+  };
+  for (Row& row : rows) {
+    if (row.claimed) continue;
+    if (std::find(included.begin(), included.end(), row.sequence) !=
+        included.end()) {
+      take(row);
     }
-    IndexChange& change = changes[it->second];
-    change.version = std::max(change.version, row.version);
-    if (row.snapshot.has_value()) {
-      change.deleted = false;
-      change.postmortem = *row.snapshot;
-      continue;
-    }
-    auto live = live_.find(row.postmortem_id);
-    change.deleted = live == live_.end();
-    change.postmortem = change.deleted ? v1::Postmortem() : live->second;
+  }
+  int taken = 0;
+  for (Row& row : rows) {
+    if (taken >= max_rows || row.sequence > through_row) break;
+    if (row.claimed) continue;
+    take(row);
+    ++taken;
   }
   return std::unique_ptr<OutboxBatch>(new Batch(
       this, &rows == &link_rows_, std::move(changes), std::move(sequences)));

@@ -4,8 +4,8 @@
 // An in-memory IndexFeed for unit tests, keeping the contract of
 // core/index_feed.h: outbox rows (and link rows) claimed oldest first and
 // held until completed (deleted, and the link requests queued) or the batch's
-// destruction (released); several rows of one postmortem become one change
-// carrying the postmortem as it is now;
+// destruction (released), or read ahead without claiming (Peek); several rows
+// of one postmortem become one change carrying the postmortem as it is now;
 // WaitForWork() wakes on a notification that arrived since the last wait,
 // like LISTEN/NOTIFY. Plus fault injection per method. Thread-safe; batches
 // must not outlive the feed.
@@ -29,8 +29,9 @@ namespace deja::testing {
 class FakeIndexFeed : public IndexFeed {
  public:
   enum class Method {
-    kClaim,
+    kClaim,  // Claim and ClaimIncluding
     kClaimLinks,
+    kPeek,
     kComplete,
     kWaitForWork,
     kStats,
@@ -72,11 +73,16 @@ class FakeIndexFeed : public IndexFeed {
   // Link rows present (claimed or not).
   int64_t link_rows() const;
   int claim_calls() const;
+  int peek_calls() const;
   int for_each_calls() const;
 
   absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int max_rows) override;
+  absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimIncluding(
+      int max_rows, const std::vector<int64_t>& included,
+      int64_t through_row) override;
   absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimLinks(
       int max_rows) override;
+  absl::StatusOr<PendingChanges> Peek(int64_t after_row, int max_rows) override;
   absl::StatusOr<WaitOutcome> WaitForWork(absl::Duration timeout) override;
   absl::StatusOr<OutboxStats> Stats() override;
   absl::Status ForEachPostmortem(
@@ -101,8 +107,16 @@ class FakeIndexFeed : public IndexFeed {
   void AddRow(const std::string& postmortem_id, int64_t version,
               std::optional<v1::Postmortem> snapshot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Claims from `rows` (rows_ or link_rows_).
-  std::unique_ptr<OutboxBatch> ClaimFrom(std::vector<Row>& rows, int max_rows)
+  // Claims from `rows` (rows_ or link_rows_): the unclaimed ones among
+  // `included`, then up to `max_rows` more up to `through_row`.
+  std::unique_ptr<OutboxBatch> ClaimFrom(std::vector<Row>& rows, int max_rows,
+                                         const std::vector<int64_t>& included,
+                                         int64_t through_row)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds `row` to the change of its postmortem, as it is now (or as its
+  // snapshot says).
+  void AddToChanges(const Row& row, std::vector<IndexChange>& changes,
+                    std::map<std::string, size_t>& change_of)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Called by batches; `links` says which queue their rows are in.
   absl::Status CompleteRows(bool links, const std::vector<int64_t>& sequences,
@@ -121,6 +135,7 @@ class FakeIndexFeed : public IndexFeed {
   std::optional<std::pair<int, absl::Status>> for_each_break_
       ABSL_GUARDED_BY(mu_);
   int claim_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int peek_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int for_each_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
