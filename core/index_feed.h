@@ -52,6 +52,9 @@ struct IndexChange {
 struct PendingChanges {
   // The highest row id read; the `after_row` given when none was.
   int64_t last_row = 0;
+  // A full page: at least `max_rows` rows wait after `after_row`. Their
+  // changes are not read (left empty); last_row is the page's last row.
+  bool backlog = false;
   std::vector<IndexChange> changes;
 };
 
@@ -115,12 +118,13 @@ class IndexFeed {
     return absl::UnimplementedError("this feed cannot claim given rows");
   }
 
-  // Up to `max_rows` outbox rows with ids above `after_row`, oldest first,
-  // as changes (like Claim's) but without claiming or locking them: the
-  // indexer reads them ahead of its commits to make them searchable in a
-  // recent layer. A row that commits later with a lower id than one read
-  // already is not returned by later calls. UNIMPLEMENTED when the feed
-  // cannot (the indexer then has no recent layers).
+  // The outbox rows with ids above `after_row`, oldest first, as changes
+  // (like Claim's) but without claiming or locking them: the indexer reads
+  // them ahead of its commits to make them searchable in a recent layer.
+  // When `max_rows` or more wait, only the page's last row id (backlog). A
+  // row that commits later with a lower id than one read already is not
+  // returned by later calls. UNIMPLEMENTED when the feed cannot (the indexer
+  // then has no recent layers).
   virtual absl::StatusOr<PendingChanges> Peek(int64_t after_row, int max_rows) {
     (void)after_row;
     (void)max_rows;

@@ -92,8 +92,10 @@ constexpr int kLinkerThreads = 2;
 // a backlog (a bulk import, a restart): the commit is far behind anyway,
 // and layers would only add to the work, so those rows wait for it.
 constexpr int kLayerPeekRows = 200;
-// Postmortems held in live layers at most; beyond, new ones wait for their
-// commit (each search opens every live layer).
+// Live layers, and postmortems in them, at most; beyond, new postmortems
+// wait for their commit. Each search opens every live layer (a few files
+// each, on each search thread), so their number is what costs.
+constexpr size_t kMaxLayers = 32;
 constexpr int64_t kMaxLayerDocuments = 1000;
 // A layer dropped from the view is removed this much later: a search that
 // opened it before may still be reading it.
@@ -237,13 +239,13 @@ int64_t IndexedVersion(const Xapian::Database& db, const std::string& id_term) {
   return index::VersionOf(db.get_document(*it));
 }
 
-// Failures that may pass (the database or the disk): the batch is tried
-// again. Any other failure would repeat on every replay.
 // Names the calling thread as top -H and perf show it (at most 15 bytes).
 void NameThisThread(const char* name) {
   pthread_setname_np(pthread_self(), name);
 }
 
+// Failures that may pass (the database or the disk): the batch is tried
+// again. Any other failure would repeat on every replay.
 bool IsTransient(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsAborted(status) ||
          absl::IsDeadlineExceeded(status) || absl::IsResourceExhausted(status);
@@ -281,20 +283,30 @@ class XapianIndexSync final : public IndexSync {
     close(lock_fd_);
   }
 
-  // Opens the index in use, or rebuilds it when it is missing, unreadable
-  // or of another schema version; clears the layers a previous writer left.
+  // Clears the layers a previous writer left (with layers on or off: a
+  // reader would count their postmortems again once committed), then opens
+  // the index in use, or rebuilds it when it is missing, unreadable or of
+  // another schema version. Layer numbers are never reused, so a reader's
+  // cached layer is never another layer of the same number. The
+  // postmortems of the cleared layers are searchable again at their commit.
   absl::Status OpenIndex() {
     absl::MutexLock lock(&cycle_mu_);
+    {
+      absl::MutexLock layers(&layers_mu_);
+      absl::StatusOr<int64_t> highest = index::ClearLayers(options_.index_dir);
+      if (!highest.ok()) {
+        return Annotate(highest.status(), "clear the recent layers");
+      }
+      next_layer_ = *highest + 1;
+    }
     DEJA_RETURN_IF_ERROR(OpenWriterLocked());
-    if (!options_.recent_layers) return absl::OkStatus();
     absl::MutexLock layers(&layers_mu_);
     try {
-      next_layer_ = index::CommittedLayer(*db_) + 1;
+      next_layer_ = std::max(next_layer_, index::CommittedLayer(*db_) + 1);
     } catch (const Xapian::Error& e) {
       return StatusFromXapian(e, "read the index's committed layer", db_path_);
     }
-    return Annotate(index::ClearLayers(options_.index_dir),
-                    "clear the recent layers");
+    return absl::OkStatus();
   }
 
   void Start() override {
@@ -446,11 +458,18 @@ class XapianIndexSync final : public IndexSync {
     }
   }
 
-  // Whether the feed reads rows ahead (Peek); only UNIMPLEMENTED says no.
+  // Whether the feed reads rows ahead (Peek) and claims given rows
+  // (ClaimIncluding); only UNIMPLEMENTED says no.
   bool FeedCanPeek() {
-    const absl::StatusOr<PendingChanges> probe =
+    const absl::StatusOr<PendingChanges> peeked =
         feed_.Peek(std::numeric_limits<int64_t>::max(), 1);
-    return probe.status().code() != absl::StatusCode::kUnimplemented;
+    if (peeked.status().code() == absl::StatusCode::kUnimplemented) {
+      return false;
+    }
+    // No row has an id of 0 or less: this claims nothing.
+    const absl::StatusOr<std::unique_ptr<OutboxBatch>> claimed =
+        feed_.ClaimIncluding(1, {}, 0);
+    return claimed.status().code() != absl::StatusCode::kUnimplemented;
   }
 
   // The recent layers' thread: on each notification (or poll) writes the
@@ -461,53 +480,77 @@ class XapianIndexSync final : public IndexSync {
   void LayerLoop() {
     NameThisThread("deja-layers");
     absl::Duration backoff = absl::ZeroDuration();
+    bool wait = true;
     while (!StopRequested()) {
       absl::Status status =
-          Annotate(WaitForWorkOrStop(), "wait for outbox notifications");
+          wait ? Annotate(WaitForWorkOrStop(), "wait for outbox notifications")
+               : absl::OkStatus();
       const absl::Time round_start = absl::Now();
-      if (status.ok()) status = WriteLayer();
+      Round round;
+      if (status.ok()) status = WriteLayer(round);
       RecordOutcome(status, Worker::kLayers);
       {
         absl::MutexLock layers(&layers_mu_);
-        layers_keep_up_ = status.ok();
+        layers_keep_up_ = status.ok() && !round.backlog;
+      }
+      if (round.read_rows) {
+        // After the layer is in the view: the commit that this wakes takes
+        // it in.
+        absl::MutexLock state(&state_mu_);
+        ++commit_wakeups_;
       }
       if (!status.ok()) {
         BackOff(backoff);
         continue;
       }
       backoff = absl::ZeroDuration();
+      // Through a backlog at once (its rows are only skipped), and a stale
+      // page read again at once.
+      wait = !(round.backlog || round.again);
+      if (!wait) continue;
       absl::MutexLock lock(&state_mu_);
       state_mu_.AwaitWithDeadline(absl::Condition(&stop_),
                                   round_start + options_.layer_interval);
     }
   }
 
-  // Reads the rows after the last ones read, wakes Loop() when there are
-  // any, and writes the postmortems among them that the index does not hold
-  // yet (and no layer holds, and the commit under way does not take in)
-  // into a new layer, which it adds to the view.
-  absl::Status WriteLayer() {
+  // What a round of the layer thread found.
+  struct Round {
+    bool read_rows = false;  // there were rows after the last ones read
+    bool backlog = false;    // more than a page: skipped, left to the commits
+    bool again = false;      // a commit began meanwhile: read the page again
+  };
+
+  // Reads the rows after the last ones read and writes the postmortems
+  // among them that the index does not hold yet (and no layer holds, and
+  // the commit under way does not take in) into a new layer, which it adds
+  // to the view. Rows it leaves out wait for their commit.
+  absl::Status WriteLayer(Round& round) {
     int64_t after = 0;
+    int64_t claims = 0;
     {
       absl::MutexLock layers(&layers_mu_);
       after = peeked_through_;
+      claims = claims_;
     }
     absl::StatusOr<PendingChanges> pending = feed_.Peek(after, kLayerPeekRows);
     if (!pending.ok()) {
       return Annotate(pending.status(), "read outbox rows ahead");
     }
-    if (pending->changes.empty()) return absl::OkStatus();
-    {
-      absl::MutexLock state(&state_mu_);
-      ++commit_wakeups_;
-    }
-    int rows = 0;
-    for (const IndexChange& change : pending->changes) {
-      rows += static_cast<int>(change.row_ids.size());
-    }
+    round.read_rows = pending->last_row > after;
+    if (!round.read_rows) return absl::OkStatus();
     absl::MutexLock layers(&layers_mu_);
-    peeked_through_ = std::max(peeked_through_, pending->last_row);
-    if (rows >= kLayerPeekRows) return absl::OkStatus();
+    if (pending->backlog || layers_.size() >= kMaxLayers) {
+      round.backlog = pending->backlog;
+      peeked_through_ = pending->last_row;
+      return absl::OkStatus();
+    }
+    if (claims_ != claims) {
+      // A commit claimed rows after the page was read, and may have taken
+      // in (or deleted) its postmortems since: the page is stale.
+      round.again = true;
+      return absl::OkStatus();
+    }
     DEJA_ASSIGN_OR_RETURN(Xapian::Database * index, LayerIndexLocked());
     std::vector<const IndexChange*> fresh;
     try {
@@ -525,9 +568,11 @@ class XapianIndexSync final : public IndexSync {
         fresh.push_back(&change);
       }
     } catch (const Xapian::Error& e) {
+      // The same page is read again next round.
       layer_index_.reset();
       return StatusFromXapian(e, "look up rows read ahead", layer_index_path_);
     }
+    peeked_through_ = pending->last_row;
     if (fresh.empty()) return absl::OkStatus();
 
     Layer layer;
@@ -750,6 +795,7 @@ class XapianIndexSync final : public IndexSync {
                                     : std::numeric_limits<int64_t>::max();
     absl::StatusOr<std::unique_ptr<OutboxBatch>> batch =
         feed_.ClaimIncluding(options_.batch_rows, rows, through_row);
+    ++claims_;
     if (batch.ok()) {
       for (const IndexChange& change : (*batch)->changes()) {
         committing_.insert(change.postmortem_id);
@@ -1174,7 +1220,7 @@ class XapianIndexSync final : public IndexSync {
     return response;
   }
 
-  // The last error of the applying loop or of the linker.
+  // The last error of the applying loop, the layer thread or the linkers.
   struct Errors {
     std::string last;
     std::string last_logged;
@@ -1249,6 +1295,8 @@ class XapianIndexSync final : public IndexSync {
   // The layer thread's last round went well: the commits leave the rows it
   // has not read yet to it.
   bool layers_keep_up_ ABSL_GUARDED_BY(layers_mu_) = false;
+  // Claims made: a page read before a claim may be stale (WriteLayer).
+  int64_t claims_ ABSL_GUARDED_BY(layers_mu_) = 0;
   // Dropped layers still on disk, with when they were dropped.
   std::deque<std::pair<absl::Time, int64_t>> dropped_layers_
       ABSL_GUARDED_BY(layers_mu_);

@@ -9,9 +9,9 @@
 // delays a change by one poll interval. With recent layers on (the default),
 // another thread makes new postmortems searchable ahead of their commit
 // (recent_layers.h) and wakes the committing loop. With recurrence linking
-// on, two more
-// threads (the linkers) record the links of what was indexed, behind it and
-// at a lower CPU priority, from the link rows each completed batch queues.
+// on, two more threads (the linkers) record the links of what was indexed,
+// behind it and at a lower CPU priority, from the link rows each completed
+// batch queues.
 //
 // Open() takes the index's write lock: a second writer on the same index_dir
 // waits up to options.lock_wait, then fails with FAILED_PRECONDITION naming

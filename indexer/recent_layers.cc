@@ -1,5 +1,6 @@
 #include "indexer/recent_layers.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -92,21 +93,29 @@ int64_t CommittedLayer(const Xapian::Database& index) {
   return number;
 }
 
-absl::Status ClearLayers(const std::string& index_dir) {
+absl::StatusOr<int64_t> ClearLayers(const std::string& index_dir) {
   const fs::path dir = LayersDir(index_dir);
+  int64_t highest = 0;
+  if (absl::StatusOr<std::vector<int64_t>> listed = ReadLayerView(index_dir);
+      listed.ok() && !listed->empty()) {
+    highest = *std::max_element(listed->begin(), listed->end());
+  }
   // Also creates the directory, for the layers to come.
   if (absl::Status emptied = WriteLayerView(index_dir, {}); !emptied.ok()) {
     return emptied;
   }
   std::error_code error;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
-    if (entry.path().filename() == kViewFile) continue;
+    const std::string name = entry.path().filename().string();
+    if (name == kViewFile) continue;
+    int64_t number = 0;
+    if (absl::SimpleAtoi(name, &number)) highest = std::max(highest, number);
     std::error_code removing;
     fs::remove_all(entry.path(), removing);
     if (removing) return FileError("cannot remove", entry.path(), removing);
   }
   if (error) return FileError("cannot list", dir, error);
-  return absl::OkStatus();
+  return highest;
 }
 
 absl::Status RemoveLayer(const std::string& index_dir, int64_t number) {

@@ -22,8 +22,9 @@
 // the index. Only postmortems the index does not hold are put in layers;
 // updates and deletions become searchable with their commit.
 //
-// The one writer (index_sync.cc) calls WriteLayerView and ClearLayers;
-// readers call the rest. Thread-safe.
+// The one writer (index_sync.cc) writes the layers and calls
+// WriteLayerView, ClearLayers and RemoveLayer; readers call ReadLayerView
+// and CommittedLayer. Thread-safe.
 
 #include <xapian.h>
 
@@ -55,9 +56,11 @@ absl::Status WriteLayerView(const std::string& index_dir,
 int64_t CommittedLayer(const Xapian::Database& index);
 
 // Empties VIEW (creating the layers' directory if needed), then removes
-// every layer: on start, when the layers of a previous writer may be half
-// written.
-absl::Status ClearLayers(const std::string& index_dir);
+// every layer: on start, when the layers a previous writer left may hold
+// postmortems committed since, or lost by a machine crash (they are written
+// without fsync). Returns the highest layer number it found (in VIEW or on
+// disk; 0 when none), so that the next writer never reuses one.
+absl::StatusOr<int64_t> ClearLayers(const std::string& index_dir);
 
 // Removes the directory of layer `number` (no error when it is gone).
 absl::Status RemoveLayer(const std::string& index_dir, int64_t number);

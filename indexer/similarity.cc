@@ -750,8 +750,15 @@ Xapian::Query Within(const Xapian::Database& db, const Xapian::Query& query,
   }
   std::sort(docids.begin(), docids.end());
   docids.erase(std::unique(docids.begin(), docids.end()), docids.end());
-  std::vector<std::string> shard_uuids =
-      absl::StrSplit(db.get_uuid(), ':', absl::SkipEmpty());
+  std::vector<std::string> shard_uuids = absl::StrSplit(db.get_uuid(), ':');
+  if (shard_uuids.size() > 1 &&
+      std::find(shard_uuids.begin(), shard_uuids.end(), "") !=
+          shard_uuids.end()) {
+    // A shard without a UUID (in-memory): the clones could not tell their
+    // shards apart. Unfiltered, the passes score more documents, the same
+    // way; only the index and its layers (glass, with UUIDs) are sharded.
+    return query;
+  }
   // The query owns the source once released.
   return Xapian::Query(
       Xapian::Query::OP_FILTER, query,

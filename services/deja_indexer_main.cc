@@ -124,6 +124,7 @@ int Run(int argc, char** argv) {
   std::vector<char*> args = NormalizeFlagNames(argc, argv);
   const std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  RaiseOpenFileLimit();
   if (positional.size() > 1) {
     return LogAndFail(absl::StrCat("unexpected argument '", positional[1],
                                    "' (see deja-indexer --help)"));

@@ -240,6 +240,7 @@ int Run(int argc, char** argv) {
   std::vector<char*> args = NormalizeFlagNames(argc, argv);
   const std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  RaiseOpenFileLimit();
   if (positional.size() > 1) {
     return Fail(absl::StrCat("unexpected argument '", positional[1],
                              "' (see dejad --help)"));

@@ -1,5 +1,7 @@
 #include "services/main_flags.h"
 
+#include <sys/resource.h>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -21,6 +23,15 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv) {
     }
   }
   return args;
+}
+
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  // A refusal leaves the old limit, which only matters with many layers.
+  setrlimit(RLIMIT_NOFILE, &limit);
 }
 
 void ShowFlagsOf(absl::string_view main_file) {

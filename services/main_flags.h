@@ -21,6 +21,10 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv);
 // named like the program, and a program named deja-load has no such file.
 void ShowFlagsOf(absl::string_view main_file);
 
+// Raises the limit on open files to the hard limit: searches open the index
+// and each of its recent layers, a few files each, on every search thread.
+void RaiseOpenFileLimit();
+
 // Logs `what` as the one line saying why the program gives up; returns the
 // exit code, 1.
 int LogAndFail(absl::string_view what);

@@ -200,21 +200,26 @@ absl::StatusOr<ClaimedRows> ClaimIn(pqxx::work& txn, const Queue& queue,
   return claimed;
 }
 
-// Up to `max_rows` outbox rows after `after_row`, unlocked, as changes.
+// The outbox rows after `after_row`, unlocked, as changes; only the last
+// row id of a full page of `max_rows` (IndexFeed::Peek).
 absl::StatusOr<PendingChanges> PeekIn(pqxx::connection& connection,
                                       int64_t after_row, int max_rows) {
   pqxx::read_transaction txn(connection);
-  ClaimedRows read;
-  std::map<std::string, size_t> change_of;
-  AddRows(txn.exec_params(kPeekRows, after_row, max_rows), read, change_of);
-  DEJA_RETURN_IF_ERROR(ReadCurrentState(txn, read, change_of));
-  txn.commit();
+  const pqxx::result rows = txn.exec_params(kPeekRows, after_row, max_rows);
   PendingChanges pending;
   pending.last_row = after_row;
-  for (const int64_t row_id : read.row_ids) {
-    pending.last_row = std::max(pending.last_row, row_id);
+  for (const pqxx::row& row : rows) {
+    pending.last_row = std::max(pending.last_row, row[0].as<int64_t>());
   }
-  pending.changes = std::move(read.changes);
+  pending.backlog = rows.size() >= static_cast<size_t>(max_rows);
+  if (!pending.backlog) {
+    ClaimedRows read;
+    std::map<std::string, size_t> change_of;
+    AddRows(rows, read, change_of);
+    DEJA_RETURN_IF_ERROR(ReadCurrentState(txn, read, change_of));
+    pending.changes = std::move(read.changes);
+  }
+  txn.commit();
   return pending;
 }
 

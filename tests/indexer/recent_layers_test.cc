@@ -243,12 +243,35 @@ TEST_F(RecentLayersTest, ADeletedPostmortemIsNotWrittenToALayer) {
   Open();
   feed_.FailNext(FakeIndexFeed::Method::kClaim,
                  absl::UnavailableError("database is down"), 1000);
-  sync_->Start();
+  // All three rows are read in one page.
   feed_.Put(MakePostmortem(1, 1, "Orders pool exhausted at noon"));
   feed_.Remove(IdOf(1), 2);
   feed_.Put(MakePostmortem(2, 1, "Orders pool exhausted at dusk"));
+  sync_->Start();
   ASSERT_TRUE(Searchable(2, 1).ok());
-  EXPECT_EQ(Found("exhausted").count(IdOf(1)), 0u);
+  ASSERT_EQ(LiveLayers().size(), 1u);
+  Xapian::Database layer(
+      index::LayerPath(options_.index_dir, LiveLayers().front()));
+  EXPECT_EQ(layer.get_doccount(), 1u);
+  EXPECT_EQ(layer.get_termfreq("Q" + IdOf(1)), 0u);
+}
+
+TEST_F(RecentLayersTest, ABacklogIsLeftToTheCommitsWholly) {
+  Open();
+  // More rows than the layer thread reads in a page: none goes into a
+  // layer, and the commits take them all although the layer thread does
+  // not read them.
+  for (int n = 1; n <= 250; ++n) {
+    feed_.Put(MakePostmortem(n, 1, "Orders pool exhausted at noon"));
+  }
+  sync_->Start();
+  const absl::Time start = absl::Now();
+  while (feed_.outbox_rows() > 0 && absl::Now() - start < kPatience) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(feed_.outbox_rows(), 0);
+  EXPECT_TRUE(Committed(250));
+  EXPECT_TRUE(LiveLayers().empty());
 }
 
 TEST_F(RecentLayersTest, ARebuildTakesTheLayersInAndCountsThemOnce) {
@@ -260,27 +283,45 @@ TEST_F(RecentLayersTest, ARebuildTakesTheLayersInAndCountsThemOnce) {
   ASSERT_TRUE(Searchable(1, 1).ok());
   ASSERT_EQ(LiveLayers().size(), 1u);
 
+  const int64_t layer = LiveLayers().front();
+
   ASSERT_TRUE(sync_->Rebuild().ok());
   EXPECT_TRUE(Committed(1));
   EXPECT_TRUE(LiveLayers().empty());
   EXPECT_EQ(Found("exhausted").at(IdOf(1)), 1);
+  // Stamped: a reader that still has the old view leaves the layer out.
+  EXPECT_GE(index::CommittedLayer(
+                Xapian::Database(*index::CurrentIndexPath(options_.index_dir))),
+            layer);
 }
 
-TEST_F(RecentLayersTest, ARestartedWriterClearsTheLayersItFinds) {
+TEST_F(RecentLayersTest, ARestartedWriterClearsTheLayersAndNeverReusesANumber) {
   Open();
   feed_.FailNext(FakeIndexFeed::Method::kClaim,
                  absl::UnavailableError("database is down"), 1000);
   sync_->Start();
   feed_.Put(MakePostmortem(1, 1, "Orders pool exhausted at noon"));
   ASSERT_TRUE(Searchable(1, 1).ok());
+  const int64_t first = LiveLayers().front();
+  EXPECT_EQ(Found("noon").size(), 1u);  // the searcher has the layer open
   sync_->Stop();
   sync_.reset();
 
-  Open();  // the claims still fail, so nothing is committed
+  // The same searcher throughout (its readers keep their layers open). The
+  // claims still fail, so nothing is committed.
+  absl::StatusOr<std::unique_ptr<IndexSync>> reopened =
+      IndexSync::Open(feed_, options_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  sync_ = *std::move(reopened);
   EXPECT_TRUE(LiveLayers().empty());
   EXPECT_TRUE(Found("exhausted").empty());
+  feed_.Put(MakePostmortem(2, 1, "Orders pool exhausted at dusk"));
   sync_->Start();
-  EXPECT_TRUE(Searchable(1, 1).ok()) << "read ahead again into a new layer";
+  ASSERT_TRUE(Searchable(2, 1).ok());
+  ASSERT_TRUE(Searchable(1, 1).ok()) << "read ahead again into a new layer";
+  for (const int64_t number : LiveLayers()) EXPECT_GT(number, first);
+  EXPECT_EQ(Found("noon").size(), 1u);
+  EXPECT_EQ(Found("dusk").size(), 1u);
 }
 
 TEST_F(RecentLayersTest, WithLayersOffAChangeWaitsForItsCommit) {

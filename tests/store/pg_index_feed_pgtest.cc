@@ -118,6 +118,14 @@ TEST_F(PgIndexFeedTest, PeekReadsRowsAheadWithoutClaimingThem) {
   EXPECT_THAT(pending->changes[0].row_ids, SizeIs(1));
   EXPECT_EQ(pending->last_row, pending->changes[1].row_ids.back());
 
+  // A full page is a backlog: its last row, and no documents read.
+  absl::StatusOr<PendingChanges> page = feed_->Peek(0, 2);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_TRUE(page->backlog);
+  EXPECT_THAT(page->changes, IsEmpty());
+  EXPECT_EQ(page->last_row, pending->last_row);
+  EXPECT_FALSE(pending->backlog);
+
   // Only the rows after the last one read; the same again while a claim
   // holds them locked.
   absl::StatusOr<PendingChanges> after =

@@ -154,6 +154,10 @@ absl::StatusOr<PendingChanges> FakeIndexFeed::Peek(int64_t after_row,
     AddToChanges(row, pending.changes, change_of);
     pending.last_row = std::max(pending.last_row, row.sequence);
   }
+  if (read >= max_rows) {
+    pending.backlog = true;
+    pending.changes.clear();
+  }
   return pending;
 }
 
