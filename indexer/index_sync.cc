@@ -92,11 +92,14 @@ constexpr int kLinkerThreads = 2;
 // a backlog (a bulk import, a restart): the commit is far behind anyway,
 // and layers would only add to the work, so those rows wait for it.
 constexpr int kLayerPeekRows = 200;
-// Live layers, and postmortems in them, at most; beyond, new postmortems
-// wait for their commit. Each search opens every live layer (a few files
-// each, on each search thread), so their number is what costs.
+// Live layers, and postmortems in them, at most (a page may overshoot the
+// second); beyond, the rows wait until a commit drops layers. Each search
+// opens every live layer (a few files each, on each search thread), so
+// their number is what costs. From 2 x kLayersAtFirstRest live layers on,
+// the layer thread rests longer between rounds (the commit is slow).
 constexpr size_t kMaxLayers = 32;
 constexpr int64_t kMaxLayerDocuments = 1000;
+constexpr size_t kLayersAtFirstRest = 16;
 // A layer dropped from the view is removed this much later: a search that
 // opened it before may still be reading it.
 constexpr absl::Duration kLayerRemovalDelay = absl::Seconds(60);
@@ -493,7 +496,7 @@ class XapianIndexSync final : public IndexSync {
         absl::MutexLock layers(&layers_mu_);
         layers_keep_up_ = status.ok() && !round.backlog;
       }
-      if (round.read_rows) {
+      if (round.read_rows && !round.again && !round.full) {
         // After the layer is in the view: the commit that this wakes takes
         // it in.
         absl::MutexLock state(&state_mu_);
@@ -505,12 +508,22 @@ class XapianIndexSync final : public IndexSync {
       }
       backoff = absl::ZeroDuration();
       // Through a backlog at once (its rows are only skipped), and a stale
-      // page read again at once.
-      wait = !(round.backlog || round.again);
-      if (!wait) continue;
+      // page read again at once; with the layers full, again after the
+      // rest, without waiting to be notified.
+      wait = !(round.backlog || round.again || round.full);
+      if (round.backlog || round.again) continue;
+      // The more layers live (the commit is slow), the longer the rest, so
+      // that they rarely fill: each search opens every one.
+      size_t live = 0;
+      {
+        absl::MutexLock layers(&layers_mu_);
+        live = layers_.size();
+      }
+      const absl::Duration rest =
+          options_.layer_interval *
+          static_cast<int64_t>(std::max<size_t>(1, live / kLayersAtFirstRest));
       absl::MutexLock lock(&state_mu_);
-      state_mu_.AwaitWithDeadline(absl::Condition(&stop_),
-                                  round_start + options_.layer_interval);
+      state_mu_.AwaitWithDeadline(absl::Condition(&stop_), round_start + rest);
     }
   }
 
@@ -519,6 +532,7 @@ class XapianIndexSync final : public IndexSync {
     bool read_rows = false;  // there were rows after the last ones read
     bool backlog = false;    // more than a page: skipped, left to the commits
     bool again = false;      // a commit began meanwhile: read the page again
+    bool full = false;       // the layers are full: read the page again later
   };
 
   // Reads the rows after the last ones read and writes the postmortems
@@ -540,9 +554,16 @@ class XapianIndexSync final : public IndexSync {
     round.read_rows = pending->last_row > after;
     if (!round.read_rows) return absl::OkStatus();
     absl::MutexLock layers(&layers_mu_);
-    if (pending->backlog || layers_.size() >= kMaxLayers) {
-      round.backlog = pending->backlog;
+    if (pending->backlog) {
+      round.backlog = true;
       peeked_through_ = pending->last_row;
+      return absl::OkStatus();
+    }
+    if (layers_.size() >= kMaxLayers ||
+        layer_documents_ >= kMaxLayerDocuments) {
+      // The page is left unread: the commit under way drops the layers it
+      // takes in, and the commits do not take these rows meanwhile.
+      round.full = true;
       return absl::OkStatus();
     }
     if (claims_ != claims) {
@@ -555,10 +576,6 @@ class XapianIndexSync final : public IndexSync {
     std::vector<const IndexChange*> fresh;
     try {
       for (const IndexChange& change : pending->changes) {
-        if (layer_documents_ + static_cast<int64_t>(fresh.size()) >=
-            kMaxLayerDocuments) {
-          break;
-        }
         const std::string id_term = index::IdTerm(change.postmortem_id);
         if (change.deleted || in_layers_.count(change.postmortem_id) > 0 ||
             committing_.count(change.postmortem_id) > 0 ||
@@ -795,7 +812,8 @@ class XapianIndexSync final : public IndexSync {
                                     : std::numeric_limits<int64_t>::max();
     absl::StatusOr<std::unique_ptr<OutboxBatch>> batch =
         feed_.ClaimIncluding(options_.batch_rows, rows, through_row);
-    ++claims_;
+    // Only a claim that took rows can make a page read before it stale.
+    if (batch.ok() && !(*batch)->changes().empty()) ++claims_;
     if (batch.ok()) {
       for (const IndexChange& change : (*batch)->changes()) {
         committing_.insert(change.postmortem_id);
