@@ -95,11 +95,14 @@ constexpr int kLayerPeekRows = 200;
 // Live layers, and postmortems in them, at most (a page may overshoot the
 // second); beyond, the rows wait until a commit drops layers. Each search
 // opens every live layer (a few files each, on each search thread), so
-// their number is what costs. From 2 x kLayersAtFirstRest live layers on,
-// the layer thread rests longer between rounds (the commit is slow).
+// their number is what costs. Below kLayersBeforeRest live layers the layer
+// thread writes one as soon as it is notified; from there on, rounds start
+// layer_interval apart, and from 2 x kLayersPerRest on, longer (the commit
+// is slow).
 constexpr size_t kMaxLayers = 32;
 constexpr int64_t kMaxLayerDocuments = 1000;
-constexpr size_t kLayersAtFirstRest = 16;
+constexpr size_t kLayersBeforeRest = 4;
+constexpr size_t kLayersPerRest = 16;
 // A layer dropped from the view is removed this much later: a search that
 // opened it before may still be reading it.
 constexpr absl::Duration kLayerRemovalDelay = absl::Seconds(60);
@@ -476,10 +479,10 @@ class XapianIndexSync final : public IndexSync {
   }
 
   // The recent layers' thread: on each notification (or poll) writes the
-  // new postmortems of the rows read ahead into a layer. Rounds start
-  // layer_interval apart at least, so that a burst of submits makes one
-  // layer, not dozens. It also wakes Loop(), which waits on it rather than
-  // on the feed.
+  // new postmortems of the rows read ahead into a layer. Once a few layers
+  // are live, rounds start layer_interval apart at least, so that a stream
+  // of submits makes a layer every tenth of a second, not dozens. It also
+  // wakes Loop(), which waits on it rather than on the feed.
   void LayerLoop() {
     NameThisThread("deja-layers");
     absl::Duration backoff = absl::ZeroDuration();
@@ -512,16 +515,20 @@ class XapianIndexSync final : public IndexSync {
       // rest, without waiting to be notified.
       wait = !(round.backlog || round.again || round.full);
       if (round.backlog || round.again) continue;
-      // The more layers live (the commit is slow), the longer the rest, so
-      // that they rarely fill: each search opens every one.
+      // No rest while few layers are live (a quiet index: a submit is
+      // searchable at once); then the more are live (the commit is slow),
+      // the longer the rest, so that they rarely fill: each search opens
+      // every one.
       size_t live = 0;
       {
         absl::MutexLock layers(&layers_mu_);
         live = layers_.size();
       }
       const absl::Duration rest =
-          options_.layer_interval *
-          static_cast<int64_t>(std::max<size_t>(1, live / kLayersAtFirstRest));
+          live < kLayersBeforeRest
+              ? absl::ZeroDuration()
+              : options_.layer_interval * static_cast<int64_t>(std::max<size_t>(
+                                              1, live / kLayersPerRest));
       absl::MutexLock lock(&state_mu_);
       state_mu_.AwaitWithDeadline(absl::Condition(&stop_), round_start + rest);
     }

@@ -54,8 +54,9 @@ struct IndexSyncOptions {
   double link_threshold = 0.7;
   int max_links = 3;
   // Recent layers (recent_layers.h): a thread reads the outbox ahead of the
-  // commits and makes new postmortems searchable in a layer, one layer per
-  // `layer_interval` at most, long before the commit that takes them in.
+  // commits and makes new postmortems searchable in a layer, long before the
+  // commit that takes them in; once a few layers are live, one layer per
+  // `layer_interval` at most.
   // Off, or with a feed that cannot Peek, a change is searchable at its
   // commit.
   bool recent_layers = true;

@@ -5,8 +5,9 @@
 // them.
 //
 // A commit of the index costs about half a second at 100,000 postmortems (it
-// rewrites the B-tree leaf of every term it touches), so a change that waited
-// for its commit took one to three seconds to become searchable. The indexer
+// rewrites the B-tree leaf of every term it touches), so under a steady
+// stream of submits a change that waited for its commit took seconds to
+// become searchable (docs/BENCHMARKS.md). The indexer
 // instead reads the outbox ahead of its commits (IndexFeed::Peek) and writes
 // the new postmortems it finds into a layer: a small Xapian database of their
 // own, written once and never changed. Searches open the index in use plus
@@ -19,8 +20,10 @@
 // that takes in a layer's postmortems records the highest layer number it
 // holds (CommittedLayer), so a reader that opened the index at that commit
 // leaves those layers out: each postmortem is counted once, in a layer or in
-// the index. Only postmortems the index does not hold are put in layers;
-// updates and deletions become searchable with their commit.
+// the index. A reader reads VIEW before it reopens the index: the writer
+// drops a layer from VIEW only after that commit. Only postmortems the index
+// does not hold are put in layers; updates and deletions become searchable
+// with their commit.
 //
 // The one writer (index_sync.cc) writes the layers and calls
 // WriteLayerView, ClearLayers and RemoveLayer; readers call ReadLayerView
