@@ -38,6 +38,10 @@ std::string LayerPath(const std::string& index_dir, int64_t number) {
   return (LayersDir(index_dir) / absl::StrFormat("%09d", number)).string();
 }
 
+std::string LayerViewPath(const std::string& index_dir) {
+  return (LayersDir(index_dir) / kViewFile).string();
+}
+
 absl::StatusOr<std::vector<int64_t>> ReadLayerView(
     const std::string& index_dir) {
   const fs::path path = LayersDir(index_dir) / kViewFile;

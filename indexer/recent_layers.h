@@ -46,6 +46,9 @@ inline constexpr char kLayersCommittedKey[] = "deja.layers_committed";
 // The database of layer `number`.
 std::string LayerPath(const std::string& index_dir, int64_t number);
 
+// The VIEW file (replaced by a rename whenever the live layers change).
+std::string LayerViewPath(const std::string& index_dir);
+
 // The live layers, ascending; none when there is no VIEW (no writer has
 // written a layer). INTERNAL when VIEW cannot be read or parsed.
 absl::StatusOr<std::vector<int64_t>> ReadLayerView(

@@ -1,5 +1,6 @@
 #include "indexer/xapian_searcher.h"
 
+#include <sys/stat.h>
 #include <xapian.h>
 
 #include <algorithm>
@@ -44,8 +45,53 @@ constexpr size_t kMaxIdleReaders = 16;
 // share of the CPU the indexer needed to make them searchable.
 constexpr absl::Duration kFirstSearchablePoll = absl::Milliseconds(2);
 constexpr absl::Duration kMaxSearchablePoll = absl::Milliseconds(25);
+// And it looks only when a ChangeStamp changed, or this long after its last
+// look: the stamp is a hint (an inode can be reused within one tick of the
+// file clock), not a proof that nothing changed.
+constexpr absl::Duration kUnchangedRelook = absl::Milliseconds(200);
 constexpr char kNoIndexYet[] =
     "the search index is not built yet (the indexer builds it at start)";
+
+// A file's identity and last change; all zero when it is missing.
+struct FileStamp {
+  ino_t inode = 0;
+  int64_t changed_ns = 0;
+  bool operator==(const FileStamp& other) const {
+    return inode == other.inode && changed_ns == other.changed_ns;
+  }
+};
+
+FileStamp StampOf(const std::string& path) {
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0) return {};
+  return {info.st_ino, static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 +
+                           info.st_mtim.tv_nsec};
+}
+
+// What changes when a search may find something new, for a fraction of the
+// cost of reopening the index and its layers: the generation in use, its
+// version file (Xapian's glass rewrites "iamglass" by a rename at every
+// commit) and the layers' VIEW (likewise at every layer written or
+// dropped).
+struct ChangeStamp {
+  std::string generation;
+  FileStamp version;
+  FileStamp view;
+  bool operator==(const ChangeStamp& other) const {
+    return generation == other.generation && version == other.version &&
+           view == other.view;
+  }
+};
+
+ChangeStamp ReadChangeStamp(const std::string& index_dir) {
+  ChangeStamp stamp;
+  stamp.generation = index::CurrentIndexPath(index_dir).value_or("");
+  if (!stamp.generation.empty()) {
+    stamp.version = StampOf(stamp.generation + "/iamglass");
+  }
+  stamp.view = StampOf(index::LayerViewPath(index_dir));
+  return stamp;
+}
 
 // One read-only database and the generation it has open, plus the recent
 // layers it does not hold yet: `view` is what queries search.
@@ -89,12 +135,22 @@ class XapianSearcher final : public PostmortemSearcher {
     };
     absl::Status last_error;
     absl::Duration poll = kFirstSearchablePoll;
+    ChangeStamp seen;
+    absl::Time looked = absl::InfinitePast();
     while (true) {
-      const absl::StatusOr<bool> done = WithDatabase(reached);
-      if (done.ok() && *done) return absl::OkStatus();
-      // Keep polling through errors: the index may be being built or
-      // swapped right now.
-      if (!done.ok()) last_error = done.status();
+      // With dozens of submits waiting, each reopening the index and every
+      // layer at each poll took a good share of the CPU that would make
+      // them searchable.
+      const ChangeStamp stamp = ReadChangeStamp(index_dir_);
+      if (!(stamp == seen) || absl::Now() - looked >= kUnchangedRelook) {
+        seen = stamp;
+        looked = absl::Now();
+        const absl::StatusOr<bool> done = WithDatabase(reached);
+        if (done.ok() && *done) return absl::OkStatus();
+        // Keep polling through errors: the index may be being built or
+        // swapped right now.
+        if (!done.ok()) last_error = done.status();
+      }
       const absl::Time now = absl::Now();
       if (now >= deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
