@@ -97,12 +97,17 @@ constexpr int kLayerPeekRows = 200;
 // opens every live layer (a few files each, on each search thread), so
 // their number is what costs. Below kLayersBeforeRest live layers the layer
 // thread writes one as soon as it is notified; from there on, rounds start
-// layer_interval apart, and from 2 x kLayersPerRest on, longer (the commit
-// is slow).
+// layer_interval apart (twice that at kMaxLayers, with kLayersPerRest 16).
 constexpr size_t kMaxLayers = 32;
 constexpr int64_t kMaxLayerDocuments = 1000;
 constexpr size_t kLayersBeforeRest = 4;
 constexpr size_t kLayersPerRest = 16;
+// Layers fill by their count before their postmortems (a page is less than
+// kLayerPeekRows), so a full round always rests (LayerLoop).
+static_assert(static_cast<int64_t>(kLayersBeforeRest - 1) *
+                      (kLayerPeekRows - 1) <
+                  kMaxLayerDocuments,
+              "the layers could be full with no rest between rounds");
 // A layer dropped from the view is removed this much later: a search that
 // opened it before may still be reading it.
 constexpr absl::Duration kLayerRemovalDelay = absl::Seconds(60);
@@ -516,16 +521,16 @@ class XapianIndexSync final : public IndexSync {
       wait = !(round.backlog || round.again || round.full);
       if (round.backlog || round.again) continue;
       // No rest while few layers are live (a quiet index: a submit is
-      // searchable at once); then the more are live (the commit is slow),
-      // the longer the rest, so that they rarely fill: each search opens
-      // every one.
+      // searchable at once); then layer_interval between round starts
+      // (twice that with the layers full), so that a stream of submits makes
+      // a layer every tenth of a second: each search opens every one.
       size_t live = 0;
       {
         absl::MutexLock layers(&layers_mu_);
         live = layers_.size();
       }
       const absl::Duration rest =
-          live < kLayersBeforeRest
+          live < kLayersBeforeRest && !round.full
               ? absl::ZeroDuration()
               : options_.layer_interval * static_cast<int64_t>(std::max<size_t>(
                                               1, live / kLayersPerRest));
@@ -537,7 +542,7 @@ class XapianIndexSync final : public IndexSync {
   // What a round of the layer thread found.
   struct Round {
     bool read_rows = false;  // there were rows after the last ones read
-    bool backlog = false;    // more than a page: skipped, left to the commits
+    bool backlog = false;    // a full page: skipped, left to the commits
     bool again = false;      // a commit began meanwhile: read the page again
     bool full = false;       // the layers are full: read the page again later
   };
@@ -545,7 +550,9 @@ class XapianIndexSync final : public IndexSync {
   // Reads the rows after the last ones read and writes the postmortems
   // among them that the index does not hold yet (and no layer holds, and
   // the commit under way does not take in) into a new layer, which it adds
-  // to the view. Rows it leaves out wait for their commit.
+  // to the view. The rows of postmortems it leaves out (updates, deletions,
+  // a backlog) wait for their commit; with the layers full, the page waits
+  // for a later round.
   absl::Status WriteLayer(Round& round) {
     int64_t after = 0;
     int64_t claims = 0;

@@ -147,9 +147,12 @@ class XapianSearcher final : public PostmortemSearcher {
         looked = absl::Now();
         const absl::StatusOr<bool> done = WithDatabase(reached);
         if (done.ok() && *done) return absl::OkStatus();
-        // Keep polling through errors: the index may be being built or
-        // swapped right now.
-        if (!done.ok()) last_error = done.status();
+        // Keep polling through errors, looking again at the next poll: the
+        // index may be being built or swapped right now.
+        if (!done.ok()) {
+          last_error = done.status();
+          looked = absl::InfinitePast();
+        }
       }
       const absl::Time now = absl::Now();
       if (now >= deadline) {
