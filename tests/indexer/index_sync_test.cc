@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -23,6 +22,7 @@
 #include "indexer/index_schema.h"
 #include "tests/testing/fake_index_feed.h"
 #include "tests/testing/fake_recurrence_store.h"
+#include "tests/testing/numbered_postmortem.h"
 
 namespace deja {
 namespace {
@@ -30,26 +30,10 @@ namespace {
 namespace fs = std::filesystem;
 
 using ::deja::testing::FakeIndexFeed;
+using ::deja::testing::IdOf;
+using ::deja::testing::MakePostmortem;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-std::string IdOf(int n) {
-  return absl::StrFormat("00000000-0000-4000-8000-%012d", n);
-}
-
-v1::Postmortem MakePostmortem(int n, int64_t version,
-                              const std::string& title) {
-  v1::Postmortem postmortem;
-  postmortem.set_id(IdOf(n));
-  postmortem.set_version(version);
-  postmortem.set_team("payments");
-  postmortem.set_title(title);
-  postmortem.set_summary("Checkout returned errors while the pool was full.");
-  postmortem.set_severity(v1::SEV2);
-  postmortem.add_services("orders-db");
-  postmortem.mutable_started_at()->set_seconds(1710410400);  // 2024-03-14
-  return postmortem;
-}
 
 // What a reader sees in the index in use, opened afresh.
 struct IndexedDocument {
