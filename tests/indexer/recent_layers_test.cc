@@ -70,6 +70,13 @@ class RecentLayersTest : public ::testing::Test {
     searcher_ = *std::move(searcher);
   }
 
+  // Every claim fails from now on: nothing is committed while the test
+  // looks, and only the layer thread makes postmortems searchable.
+  void HoldCommits() {
+    feed_.FailNext(FakeIndexFeed::Method::kClaim,
+                   absl::UnavailableError("database is down"), 1000);
+  }
+
   // The index in use alone, without its layers: what has been committed.
   bool Committed(int n) {
     const absl::StatusOr<std::string> path =
@@ -118,9 +125,7 @@ class RecentLayersTest : public ::testing::Test {
 
 TEST_F(RecentLayersTest, ANewPostmortemIsSearchableBeforeItsCommit) {
   Open();
-  // Every claim fails: nothing is committed while the test looks.
-  feed_.FailNext(FakeIndexFeed::Method::kClaim,
-                 absl::UnavailableError("database is down"), 1000);
+  HoldCommits();
   sync_->Start();
   feed_.Put(MakePostmortem(1, 1, "Orders pool exhausted at noon"));
 
@@ -206,8 +211,7 @@ TEST_F(RecentLayersTest, AnUpdateWaitsForItsCommitAndIsNeverDoubled) {
   feed_.Put(MakePostmortem(1, 1, "Orders pool exhausted at noon"));
   ASSERT_TRUE(sync_->RunOnce().ok());
   ASSERT_TRUE(Committed(1));
-  feed_.FailNext(FakeIndexFeed::Method::kClaim,
-                 absl::UnavailableError("database is down"), 1000);
+  HoldCommits();
   sync_->Start();
   feed_.Put(MakePostmortem(1, 2, "Orders pool exhausted at midnight"));
   const int peeks = feed_.peek_calls();
@@ -225,8 +229,7 @@ TEST_F(RecentLayersTest, AnUpdateWaitsForItsCommitAndIsNeverDoubled) {
 
 TEST_F(RecentLayersTest, ADeletedPostmortemIsNotWrittenToALayer) {
   Open();
-  feed_.FailNext(FakeIndexFeed::Method::kClaim,
-                 absl::UnavailableError("database is down"), 1000);
+  HoldCommits();
   // All three rows are read in one page.
   feed_.Put(MakePostmortem(1, 1, "Orders pool exhausted at noon"));
   feed_.Remove(IdOf(1), 2);
@@ -260,8 +263,7 @@ TEST_F(RecentLayersTest, ABacklogIsLeftToTheCommitsWholly) {
 
 TEST_F(RecentLayersTest, ARebuildTakesTheLayersInAndCountsThemOnce) {
   Open();
-  feed_.FailNext(FakeIndexFeed::Method::kClaim,
-                 absl::UnavailableError("database is down"), 1000);
+  HoldCommits();
   sync_->Start();
   feed_.Put(MakePostmortem(1, 1, "Orders pool exhausted at noon"));
   ASSERT_TRUE(Searchable(1, 1).ok());
@@ -281,8 +283,7 @@ TEST_F(RecentLayersTest, ARebuildTakesTheLayersInAndCountsThemOnce) {
 
 TEST_F(RecentLayersTest, ARestartedWriterClearsTheLayersAndNeverReusesANumber) {
   Open();
-  feed_.FailNext(FakeIndexFeed::Method::kClaim,
-                 absl::UnavailableError("database is down"), 1000);
+  HoldCommits();
   sync_->Start();
   feed_.Put(MakePostmortem(1, 1, "Orders pool exhausted at noon"));
   ASSERT_TRUE(Searchable(1, 1).ok());
@@ -292,7 +293,7 @@ TEST_F(RecentLayersTest, ARestartedWriterClearsTheLayersAndNeverReusesANumber) {
   sync_.reset();
 
   // The same searcher throughout (its readers keep their layers open). The
-  // claims still fail, so nothing is committed.
+  // commits are still held.
   absl::StatusOr<std::unique_ptr<IndexSync>> reopened =
       IndexSync::Open(feed_, options_);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
@@ -311,8 +312,7 @@ TEST_F(RecentLayersTest, ARestartedWriterClearsTheLayersAndNeverReusesANumber) {
 TEST_F(RecentLayersTest, WithLayersOffAChangeWaitsForItsCommit) {
   options_.recent_layers = false;
   Open();
-  feed_.FailNext(FakeIndexFeed::Method::kClaim,
-                 absl::UnavailableError("database is down"), 1000);
+  HoldCommits();
   sync_->Start();
   feed_.Put(MakePostmortem(1, 1, "Orders pool exhausted at noon"));
   EXPECT_EQ(searcher_
