@@ -95,16 +95,13 @@ constexpr int kLayerPeekRows = 200;
 // Live layers, and postmortems in them, at most (a page may overshoot the
 // second); beyond, the rows wait until a commit drops layers. Each search
 // opens every live layer (a few files each, on each search thread), so
-// their number is what costs. Below kLayersBeforeRest live layers the layer
-// thread writes one as soon as it is notified; from there on, rounds start
-// layer_interval apart (twice that at kMaxLayers, with kLayersPerRest 16).
-constexpr size_t kMaxLayers = 32;
+// their number is what costs; RestBetweenLayers keeps it well below the
+// limit (on a busy machine, 20 to 30 at 100 submits a second).
+constexpr size_t kMaxLayers = 48;
 constexpr int64_t kMaxLayerDocuments = 1000;
-constexpr size_t kLayersBeforeRest = 4;
-constexpr size_t kLayersPerRest = 16;
 // Layers fill by their count before their postmortems (a page is less than
 // kLayerPeekRows), so a full round always rests (LayerLoop).
-static_assert(static_cast<int64_t>(kLayersBeforeRest - 1) *
+static_assert(static_cast<int64_t>(index::kLayersBeforeRest - 1) *
                       (kLayerPeekRows - 1) <
                   kMaxLayerDocuments,
               "the layers could be full with no rest between rounds");
@@ -520,20 +517,17 @@ class XapianIndexSync final : public IndexSync {
       // rest, without waiting to be notified.
       wait = !(round.backlog || round.again || round.full);
       if (round.backlog || round.again) continue;
-      // No rest while few layers are live (a quiet index: a submit is
-      // searchable at once); then layer_interval between round starts
-      // (twice that with the layers full), so that a stream of submits makes
-      // a layer every tenth of a second: each search opens every one.
       size_t live = 0;
+      size_t unclaimed = 0;
       {
         absl::MutexLock layers(&layers_mu_);
         live = layers_.size();
+        for (const Layer& layer : layers_) {
+          if (layer.number > claimed_through_) ++unclaimed;
+        }
       }
-      const absl::Duration rest =
-          live < kLayersBeforeRest && !round.full
-              ? absl::ZeroDuration()
-              : options_.layer_interval * static_cast<int64_t>(std::max<size_t>(
-                                              1, live / kLayersPerRest));
+      const absl::Duration rest = index::RestBetweenLayers(
+          live, unclaimed, round.full, options_.layer_interval);
       absl::MutexLock lock(&state_mu_);
       state_mu_.AwaitWithDeadline(absl::Condition(&stop_), round_start + rest);
     }
@@ -786,6 +780,7 @@ class XapianIndexSync final : public IndexSync {
       {
         absl::MutexLock layers(&layers_mu_);
         committing_.clear();
+        claimed_through_ = 0;
         if (to_link.ok()) DropLayersLocked(layers_through);
       }
       if (!to_link.ok()) return to_link.status();
@@ -829,6 +824,7 @@ class XapianIndexSync final : public IndexSync {
     // Only a claim that took rows can make a page read before it stale.
     if (batch.ok() && !(*batch)->changes().empty()) ++claims_;
     if (batch.ok()) {
+      claimed_through_ = layers_through;
       for (const IndexChange& change : (*batch)->changes()) {
         committing_.insert(change.postmortem_id);
       }
@@ -1321,6 +1317,8 @@ class XapianIndexSync final : public IndexSync {
   int64_t layer_documents_ ABSL_GUARDED_BY(layers_mu_) = 0;
   // The postmortems of the batch being committed: not for a new layer.
   std::set<std::string> committing_ ABSL_GUARDED_BY(layers_mu_);
+  // The last layer the commit under way takes in (0 between commits).
+  int64_t claimed_through_ ABSL_GUARDED_BY(layers_mu_) = 0;
   int64_t next_layer_ ABSL_GUARDED_BY(layers_mu_) = 1;
   // The last outbox row read ahead.
   int64_t peeked_through_ ABSL_GUARDED_BY(layers_mu_) = 0;

@@ -130,4 +130,10 @@ absl::Status RemoveLayer(const std::string& index_dir, int64_t number) {
   return absl::OkStatus();
 }
 
+absl::Duration RestBetweenLayers(size_t live, size_t unclaimed, bool full,
+                                 absl::Duration interval) {
+  if (live < kLayersBeforeRest && !full) return absl::ZeroDuration();
+  return interval * static_cast<int64_t>(1 + unclaimed / kLayersPerRest);
+}
+
 }  // namespace deja::index

@@ -37,6 +37,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace deja::index {
 
@@ -70,6 +71,22 @@ absl::StatusOr<int64_t> ClearLayers(const std::string& index_dir);
 
 // Removes the directory of layer `number` (no error when it is gone).
 absl::Status RemoveLayer(const std::string& index_dir, int64_t number);
+
+// How long the writer waits from the start of one round of writing a layer
+// to the start of the next, given the `live` layers, the `unclaimed` ones
+// among them (written since the commit under way began, so not in it), and
+// whether the last round found the layers `full`. None below
+// kLayersBeforeRest live layers, so that on a quiet index a submit is
+// searchable at once. Then `interval`, so that a stream of submits makes a
+// layer every tenth of a second (each search opens every layer), and one
+// more `interval` for each kLayersPerRest unclaimed layers: a commit takes
+// in every layer live when it begins, so a slow one (seconds on a busy
+// machine) gets fewer, larger layers instead of filling the writer's
+// limit, which would hold new postmortems back until it ends.
+inline constexpr size_t kLayersBeforeRest = 4;
+inline constexpr size_t kLayersPerRest = 8;
+absl::Duration RestBetweenLayers(size_t live, size_t unclaimed, bool full,
+                                 absl::Duration interval);
 
 }  // namespace deja::index
 

@@ -400,5 +400,45 @@ TEST_F(RecentLayersTest, ViewFileRoundTripsAndRejectsGarbage) {
             absl::StatusCode::kInternal);
 }
 
+TEST(RestBetweenLayersTest, NoneOnAQuietIndex) {
+  const absl::Duration interval = absl::Milliseconds(100);
+  for (size_t live = 0; live < index::kLayersBeforeRest; ++live) {
+    EXPECT_EQ(index::RestBetweenLayers(live, live, false, interval),
+              absl::ZeroDuration())
+        << live << " live layers";
+  }
+  EXPECT_EQ(index::RestBetweenLayers(1, 1, true, interval), interval)
+      << "full layers always rest";
+}
+
+TEST(RestBetweenLayersTest, LongerAsTheCommitUnderWayFallsBehind) {
+  const absl::Duration interval = absl::Milliseconds(100);
+  const size_t per_rest = index::kLayersPerRest;
+  EXPECT_EQ(index::RestBetweenLayers(30, 0, false, interval), interval)
+      << "layers the commit under way takes in do not count";
+  EXPECT_EQ(index::RestBetweenLayers(30, per_rest - 1, false, interval),
+            interval);
+  EXPECT_EQ(index::RestBetweenLayers(30, per_rest, false, interval),
+            2 * interval);
+  EXPECT_EQ(index::RestBetweenLayers(30, 2 * per_rest, false, interval),
+            3 * interval);
+}
+
+// A commit takes in every layer live when it begins, and the writer's limit
+// is 48 layers: the layers written while one commit runs must stay under
+// half that, or a slow commit after a slow commit fills them. 3 s is the
+// slowest commit seen at 100 submits a second on a busy 2-core machine.
+TEST(RestBetweenLayersTest, ASlowCommitGetsFewerThanHalfTheLimit) {
+  const absl::Duration interval = absl::Milliseconds(100);
+  const size_t taken_in = 20;  // live when the commit began
+  size_t unclaimed = 0;
+  for (absl::Duration t; t < absl::Seconds(3);
+       t += index::RestBetweenLayers(taken_in + unclaimed, unclaimed, false,
+                                     interval)) {
+    ++unclaimed;
+  }
+  EXPECT_LT(unclaimed, 24u);
+}
+
 }  // namespace
 }  // namespace deja
