@@ -77,6 +77,11 @@ void FakeIndexFeed::FailNext(Method method, absl::Status status, int times) {
   for (int i = 0; i < times; ++i) failures_[method].push_back(status);
 }
 
+void FakeIndexFeed::ClearFailures(Method method) {
+  absl::MutexLock lock(&mu_);
+  failures_[method].clear();
+}
+
 void FakeIndexFeed::FailForEachAfter(int visits, absl::Status status) {
   absl::MutexLock lock(&mu_);
   for_each_break_.emplace(visits, std::move(status));
@@ -102,6 +107,11 @@ int FakeIndexFeed::claim_calls() const {
   return claim_calls_;
 }
 
+std::vector<int> FakeIndexFeed::claimed_row_counts() const {
+  absl::MutexLock lock(&mu_);
+  return claimed_row_counts_;
+}
+
 int FakeIndexFeed::peek_calls() const {
   absl::MutexLock lock(&mu_);
   return peek_calls_;
@@ -124,7 +134,12 @@ absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::ClaimIncluding(
   if (std::optional<absl::Status> failure = TakeFailure(Method::kClaim)) {
     return *failure;
   }
-  return ClaimFrom(rows_, max_rows, included, through_row);
+  std::unique_ptr<OutboxBatch> batch =
+      ClaimFrom(rows_, max_rows, included, through_row);
+  if (batch->row_count() > 0) {
+    claimed_row_counts_.push_back(static_cast<int>(batch->row_count()));
+  }
+  return batch;
 }
 
 absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::ClaimLinks(

@@ -61,6 +61,8 @@ class FakeIndexFeed : public IndexFeed {
   // (a failed Complete leaves its rows claimed until the batch is destroyed;
   // kComplete counts the completions of both queues).
   void FailNext(Method method, absl::Status status, int times = 1);
+  // Drops the failures of `method` not returned yet.
+  void ClearFailures(Method method);
   // The next ForEachPostmortem() returns `status` after visiting `visits`
   // postmortems, as a scan whose connection broke half-way would.
   void FailForEachAfter(int visits, absl::Status status);
@@ -73,6 +75,9 @@ class FakeIndexFeed : public IndexFeed {
   // Link rows present (claimed or not).
   int64_t link_rows() const;
   int claim_calls() const;
+  // The outbox rows each claim of index changes that took some took, in
+  // order.
+  std::vector<int> claimed_row_counts() const;
   int peek_calls() const;
   int for_each_calls() const;
 
@@ -135,6 +140,7 @@ class FakeIndexFeed : public IndexFeed {
   std::optional<std::pair<int, absl::Status>> for_each_break_
       ABSL_GUARDED_BY(mu_);
   int claim_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<int> claimed_row_counts_ ABSL_GUARDED_BY(mu_);
   int peek_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int for_each_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
