@@ -105,11 +105,11 @@ class IndexFeed {
   // another indexer.
   virtual absl::StatusOr<std::unique_ptr<OutboxBatch>> Claim(int max_rows) = 0;
 
-  // Claim(max_rows) of the rows up to `through_row` only, plus the waiting
-  // rows among `rows` wherever they are in the queue: for the indexer's
-  // recent layers, whose rows its commit must take in together, and whose
-  // reader has not seen the rows after `through_row` yet. The default
-  // handles only an empty `rows` and no bound.
+  // Claim(max_rows) of the rows up to `through_row` only (those of `rows`
+  // among them count), plus the waiting rows among `rows` wherever they are
+  // in the queue: for the indexer's recent layers, whose rows its commit must
+  // take in together, and whose reader has not seen the rows after
+  // `through_row` yet. The default handles only an empty `rows` and no bound.
   virtual absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimIncluding(
       int max_rows, const std::vector<int64_t>& rows, int64_t through_row) {
     if (rows.empty() && through_row == std::numeric_limits<int64_t>::max()) {

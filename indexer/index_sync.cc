@@ -1,7 +1,6 @@
 #include "indexer/index_sync.h"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/file.h>
@@ -93,16 +92,19 @@ constexpr int kLinkerThreads = 2;
 // a backlog (a bulk import, a restart): the commit is far behind anyway,
 // and layers would only add to the work, so those rows wait for it.
 constexpr int kLayerPeekRows = 200;
-// Live layers at most; beyond, and beyond a batch of postmortems in layers
-// that the commit under way does not take in (IndexSyncOptions.batch_rows,
-// a page may overshoot it), new rows wait until a commit takes layers in:
-// the commits are a batch behind, and writing layers would only take CPU
-// and memory from them. Each search opens every
-// live layer (a few files each, on each search thread), so their number is
-// what costs; RestBetweenLayers keeps it well below the limit (on a busy
-// machine, 20 to 30 at 100 submits a second), and rests whenever the
-// layers are full.
+// Live layers, and postmortems in them, at most (a page may overshoot the
+// second); beyond, the rows wait until a commit drops layers. Each search
+// opens every live layer (a few files each, on each search thread), so
+// their number is what costs; RestBetweenLayers keeps it well below the
+// limit (on a busy machine, 20 to 30 at 100 submits a second).
 constexpr size_t kMaxLayers = 48;
+constexpr int64_t kMaxLayerDocuments = 1000;
+// Layers fill by their count before their postmortems (a page is less than
+// kLayerPeekRows), so a full round always rests (LayerLoop).
+static_assert(static_cast<int64_t>(index::kLayersBeforeRest - 1) *
+                      (kLayerPeekRows - 1) <
+                  kMaxLayerDocuments,
+              "the layers could be full with no rest between rounds");
 // A layer dropped from the view is removed this much later: a search that
 // opened it before may still be reading it.
 constexpr absl::Duration kLayerRemovalDelay = absl::Seconds(60);
@@ -520,7 +522,9 @@ class XapianIndexSync final : public IndexSync {
       {
         absl::MutexLock layers(&layers_mu_);
         live = layers_.size();
-        unclaimed = UnclaimedLocked().layers;
+        for (const Layer& layer : layers_) {
+          if (layer.number > claimed_through_) ++unclaimed;
+        }
       }
       const absl::Duration rest = index::RestBetweenLayers(
           live, unclaimed, round.full, options_.layer_interval);
@@ -564,7 +568,7 @@ class XapianIndexSync final : public IndexSync {
       return absl::OkStatus();
     }
     if (layers_.size() >= kMaxLayers ||
-        UnclaimedLocked().documents >= options_.batch_rows) {
+        layer_documents_ >= kMaxLayerDocuments) {
       // The page is left unread: the commit under way drops the layers it
       // takes in, and the commits do not take these rows meanwhile.
       round.full = true;
@@ -629,23 +633,8 @@ class XapianIndexSync final : public IndexSync {
       return status;
     }
     in_layers_.insert(layer.postmortem_ids.begin(), layer.postmortem_ids.end());
+    layer_documents_ += static_cast<int64_t>(layer.postmortem_ids.size());
     return absl::OkStatus();
-  }
-
-  // The live layers the commit under way does not take in, and their
-  // postmortems.
-  struct Unclaimed {
-    size_t layers = 0;
-    int64_t documents = 0;
-  };
-  Unclaimed UnclaimedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(layers_mu_) {
-    Unclaimed unclaimed;
-    for (const Layer& layer : layers_) {
-      if (layer.number <= claimed_through_) continue;
-      ++unclaimed.layers;
-      unclaimed.documents += static_cast<int64_t>(layer.postmortem_ids.size());
-    }
-    return unclaimed;
   }
 
   // The layer thread's reader of the index in use, at its latest commit.
@@ -688,6 +677,7 @@ class XapianIndexSync final : public IndexSync {
         continue;
       }
       for (const std::string& id : layer.postmortem_ids) in_layers_.erase(id);
+      layer_documents_ -= static_cast<int64_t>(layer.postmortem_ids.size());
       dropped_layers_.emplace_back(now, layer.number);
     }
     const bool changed = kept.size() != layers_.size();
@@ -793,11 +783,6 @@ class XapianIndexSync final : public IndexSync {
         claimed_through_ = 0;
         if (to_link.ok()) DropLayersLocked(layers_through);
       }
-      // A commit holds all its changes in memory until it commits (tens
-      // of MB), and so does a layer: glibc keeps what they freed in each
-      // thread's arena, where dejad's RSS doubled with the layers on (144
-      // against 288 MB after a bulk import of 20,000). Give it back.
-      malloc_trim(0);
       if (!to_link.ok()) return to_link.status();
       if (options_.recurrences == nullptr) to_link->clear();
       DEJA_RETURN_IF_ERROR(Annotate((*batch)->CompleteAndQueueLinks(*to_link),
@@ -811,13 +796,13 @@ class XapianIndexSync final : public IndexSync {
     return applied;
   }
 
-  // Claims a batch together with every row of the oldest live layers that
-  // fit in it, whose postmortems the commit must take in all at once
-  // (`layers_through`: the last of those layers, 0 when none). Its
-  // postmortems go into layers no more until the commit is done
-  // (DropLayersLocked after it). While the layer thread keeps up, the batch
-  // holds no row it has not read yet: such a row would wait for this
-  // commit, seconds under load, instead of going into the next layer.
+  // Claims a batch together with every row of the live layers, whose
+  // postmortems the commit must take in all at once (`layers_through`: the
+  // last of those layers, 0 when none). Its postmortems go into layers no
+  // more until the commit is done (DropLayersLocked after it). While the
+  // layer thread keeps up, the batch holds no row it has not read yet: such
+  // a row would wait for this commit, seconds under load, instead of going
+  // into the next layer.
   absl::StatusOr<std::unique_ptr<OutboxBatch>> ClaimWithLayersLocked(
       int64_t& layers_through) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_) {
     bool layers_on = false;
@@ -827,35 +812,15 @@ class XapianIndexSync final : public IndexSync {
     }
     absl::MutexLock layers(&layers_mu_);
     std::vector<int64_t> rows;
-    int64_t last_layer_row = 0;
     for (const Layer& layer : layers_) {
-      // The oldest layers that fit in a batch (one at least): a commit holds
-      // all its changes in memory until it commits.
-      if (layers_through != 0 && rows.size() + layer.row_ids.size() >
-                                     static_cast<size_t>(options_.batch_rows)) {
-        break;
-      }
       rows.insert(rows.end(), layer.row_ids.begin(), layer.row_ids.end());
-      for (const int64_t row : layer.row_ids) {
-        last_layer_row = std::max(last_layer_row, row);
-      }
       layers_through = layer.number;
     }
-    int64_t through_row = layers_on && layers_keep_up_
-                              ? peeked_through_
-                              : std::numeric_limits<int64_t>::max();
-    if (!layers_.empty() && layers_through != layers_.back().number) {
-      // Layers left for a later commit: no row after theirs either, or an
-      // update of one of their postmortems would be in the index while the
-      // layer still shows the version before.
-      through_row = std::min(through_row, last_layer_row);
-    }
-    // The claim counts the layers' rows among its max_rows when they are
-    // the oldest, not when rows skipped as a backlog come first.
-    const int others =
-        std::max<int>(1, options_.batch_rows - static_cast<int>(rows.size()));
+    const int64_t through_row = layers_on && layers_keep_up_
+                                    ? peeked_through_
+                                    : std::numeric_limits<int64_t>::max();
     absl::StatusOr<std::unique_ptr<OutboxBatch>> batch =
-        feed_.ClaimIncluding(others, rows, through_row);
+        feed_.ClaimIncluding(options_.batch_rows, rows, through_row);
     // Only a claim that took rows can make a page read before it stale.
     if (batch.ok() && !(*batch)->changes().empty()) ++claims_;
     if (batch.ok()) {
@@ -1347,8 +1312,9 @@ class XapianIndexSync final : public IndexSync {
   // cycle to claim their rows and, after its commit, to drop them.
   absl::Mutex layers_mu_ ABSL_ACQUIRED_BEFORE(state_mu_);
   std::vector<Layer> layers_ ABSL_GUARDED_BY(layers_mu_);
-  // The live layers' postmortems.
+  // The live layers' postmortems, and how many.
   std::set<std::string> in_layers_ ABSL_GUARDED_BY(layers_mu_);
+  int64_t layer_documents_ ABSL_GUARDED_BY(layers_mu_) = 0;
   // The postmortems of the batch being committed: not for a new layer.
   std::set<std::string> committing_ ABSL_GUARDED_BY(layers_mu_);
   // The last layer the commit under way takes in (0 between commits).

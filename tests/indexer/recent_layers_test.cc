@@ -170,37 +170,6 @@ TEST_F(RecentLayersTest, ACommitLeavesTheRowsNotReadAheadYetToALayer) {
   EXPECT_TRUE(Searchable(2, 1).ok());
 }
 
-// A commit holds all its changes in memory, so it takes in the oldest
-// layers that fit in a batch (one at least) and leaves the others, still
-// searchable, to the next commit: never a postmortem twice, nor one lost.
-TEST_F(RecentLayersTest, ACommitTakesInTheOldestLayersThatFitInABatch) {
-  options_.batch_rows = 2;
-  Open();
-  HoldCommits();
-  sync_->Start();
-  feed_.Put(MakePostmortem(1, 1, "Orders pool exhausted at noon"));
-  ASSERT_TRUE(Searchable(1, 1).ok());
-  // The layer thread hears of the next rows late: one page of three, a
-  // layer bigger than a batch.
-  feed_.WakeLate(absl::Milliseconds(300));
-  for (int n = 2; n <= 4; ++n) {
-    feed_.Put(MakePostmortem(n, 1, "Orders pool exhausted again"));
-  }
-  for (int n = 2; n <= 4; ++n) ASSERT_TRUE(Searchable(n, 1).ok());
-  ASSERT_EQ(LiveLayers().size(), 2u);
-
-  feed_.ClearFailures(FakeIndexFeed::Method::kClaim);
-  const absl::Time start = absl::Now();
-  while (feed_.outbox_rows() > 0 && absl::Now() - start < kPatience) {
-    const std::map<std::string, int> found = Found("exhausted");
-    ASSERT_EQ(found.size(), 4u);
-    for (const auto& [id, count] : found) ASSERT_EQ(count, 1) << id;
-  }
-  EXPECT_EQ(feed_.outbox_rows(), 0);
-  EXPECT_THAT(feed_.claimed_row_counts(), ::testing::ElementsAre(1, 3));
-  for (int n = 1; n <= 4; ++n) EXPECT_TRUE(Committed(n)) << n;
-}
-
 // The invariant: every postmortem counted once, in a layer or in the index,
 // at every moment, while layers are written and committed under searches.
 TEST_F(RecentLayersTest, SearchesNeverSeeAPostmortemTwiceNorLoseOne) {

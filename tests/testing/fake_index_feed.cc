@@ -77,11 +77,6 @@ void FakeIndexFeed::FailNext(Method method, absl::Status status, int times) {
   for (int i = 0; i < times; ++i) failures_[method].push_back(status);
 }
 
-void FakeIndexFeed::ClearFailures(Method method) {
-  absl::MutexLock lock(&mu_);
-  failures_[method].clear();
-}
-
 void FakeIndexFeed::FailForEachAfter(int visits, absl::Status status) {
   absl::MutexLock lock(&mu_);
   for_each_break_.emplace(visits, std::move(status));
@@ -107,11 +102,6 @@ int FakeIndexFeed::claim_calls() const {
   return claim_calls_;
 }
 
-std::vector<int> FakeIndexFeed::claimed_row_counts() const {
-  absl::MutexLock lock(&mu_);
-  return claimed_row_counts_;
-}
-
 int FakeIndexFeed::peek_calls() const {
   absl::MutexLock lock(&mu_);
   return peek_calls_;
@@ -134,12 +124,7 @@ absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::ClaimIncluding(
   if (std::optional<absl::Status> failure = TakeFailure(Method::kClaim)) {
     return *failure;
   }
-  std::unique_ptr<OutboxBatch> batch =
-      ClaimFrom(rows_, max_rows, included, through_row);
-  if (batch->row_count() > 0) {
-    claimed_row_counts_.push_back(static_cast<int>(batch->row_count()));
-  }
-  return batch;
+  return ClaimFrom(rows_, max_rows, included, through_row);
 }
 
 absl::StatusOr<std::unique_ptr<OutboxBatch>> FakeIndexFeed::ClaimLinks(
@@ -215,11 +200,14 @@ std::unique_ptr<OutboxBatch> FakeIndexFeed::ClaimFrom(
       take(row);
     }
   }
+  // Like the store's LIMIT: the rows of `included` count among the oldest.
   int taken = 0;
   for (Row& row : rows) {
     if (taken >= max_rows || row.sequence > through_row) break;
-    if (row.claimed) continue;
-    take(row);
+    const bool mine = std::find(sequences.begin(), sequences.end(),
+                                row.sequence) != sequences.end();
+    if (row.claimed && !mine) continue;
+    if (!mine) take(row);
     ++taken;
   }
   return std::unique_ptr<OutboxBatch>(new Batch(

@@ -61,8 +61,6 @@ class FakeIndexFeed : public IndexFeed {
   // (a failed Complete leaves its rows claimed until the batch is destroyed;
   // kComplete counts the completions of both queues).
   void FailNext(Method method, absl::Status status, int times = 1);
-  // Drops the failures of `method` not returned yet.
-  void ClearFailures(Method method);
   // The next ForEachPostmortem() returns `status` after visiting `visits`
   // postmortems, as a scan whose connection broke half-way would.
   void FailForEachAfter(int visits, absl::Status status);
@@ -75,9 +73,6 @@ class FakeIndexFeed : public IndexFeed {
   // Link rows present (claimed or not).
   int64_t link_rows() const;
   int claim_calls() const;
-  // The outbox rows each claim of index changes that took some took, in
-  // order.
-  std::vector<int> claimed_row_counts() const;
   int peek_calls() const;
   int for_each_calls() const;
 
@@ -113,7 +108,8 @@ class FakeIndexFeed : public IndexFeed {
               std::optional<v1::Postmortem> snapshot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Claims from `rows` (rows_ or link_rows_): the unclaimed ones among
-  // `included`, then up to `max_rows` more up to `through_row`.
+  // `included`, then the oldest up to `through_row`, `max_rows` in all
+  // counting those of `included` among them.
   std::unique_ptr<OutboxBatch> ClaimFrom(std::vector<Row>& rows, int max_rows,
                                          const std::vector<int64_t>& included,
                                          int64_t through_row)
@@ -140,7 +136,6 @@ class FakeIndexFeed : public IndexFeed {
   std::optional<std::pair<int, absl::Status>> for_each_break_
       ABSL_GUARDED_BY(mu_);
   int claim_calls_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<int> claimed_row_counts_ ABSL_GUARDED_BY(mu_);
   int peek_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int for_each_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
