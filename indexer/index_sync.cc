@@ -499,7 +499,7 @@ class XapianIndexSync final : public IndexSync {
       RecordOutcome(status, Worker::kLayers);
       {
         absl::MutexLock layers(&layers_mu_);
-        layers_keep_up_ = status.ok() && !round.backlog;
+        layers_keep_up_ = status.ok() && !round.backlog && !round.behind;
       }
       if (round.read_rows && !round.again && !round.full) {
         // After the layer is in the view: the commit that this wakes takes
@@ -513,9 +513,9 @@ class XapianIndexSync final : public IndexSync {
       }
       backoff = absl::ZeroDuration();
       // Through a backlog at once (its rows are only skipped), and a stale
-      // page read again at once; with the layers full, again after the
-      // rest, without waiting to be notified.
-      wait = !(round.backlog || round.again || round.full);
+      // page read again at once; with the layers full or the commits
+      // behind, again after the rest, without waiting to be notified.
+      wait = !(round.backlog || round.again || round.full || round.behind);
       if (round.backlog || round.again) continue;
       size_t live = 0;
       size_t unclaimed = 0;
@@ -526,8 +526,9 @@ class XapianIndexSync final : public IndexSync {
           if (layer.number > claimed_through_) ++unclaimed;
         }
       }
+      // Paused for the commits, it looks again after a rest, as when full.
       const absl::Duration rest = index::RestBetweenLayers(
-          live, unclaimed, round.full, options_.layer_interval);
+          live, unclaimed, round.full || round.behind, options_.layer_interval);
       absl::MutexLock lock(&state_mu_);
       state_mu_.AwaitWithDeadline(absl::Condition(&stop_), round_start + rest);
     }
@@ -539,6 +540,7 @@ class XapianIndexSync final : public IndexSync {
     bool backlog = false;    // a full page: skipped, left to the commits
     bool again = false;      // a commit began meanwhile: read the page again
     bool full = false;       // the layers are full: read the page again later
+    bool behind = false;     // the commits are a batch behind: no layer now
   };
 
   // Reads the rows after the last ones read and writes the postmortems
@@ -546,12 +548,17 @@ class XapianIndexSync final : public IndexSync {
   // the commit under way does not take in) into a new layer, which it adds
   // to the view. The rows of postmortems it leaves out (updates, deletions,
   // a backlog) wait for their commit; with the layers full, the page waits
-  // for a later round.
+  // for a later round. While the commits are a batch behind, it reads
+  // nothing: the commits claim every row meanwhile.
   absl::Status WriteLayer(Round& round) {
     int64_t after = 0;
     int64_t claims = 0;
     {
       absl::MutexLock layers(&layers_mu_);
+      if (commits_behind_) {
+        round.behind = true;
+        return absl::OkStatus();
+      }
       after = peeked_through_;
       claims = claims_;
     }
@@ -824,6 +831,18 @@ class XapianIndexSync final : public IndexSync {
     // Only a claim that took rows can make a page read before it stale.
     if (batch.ok() && !(*batch)->changes().empty()) ++claims_;
     if (batch.ok()) {
+      // A full claim of layer rows is only a slow commit, which the layers
+      // are there for; of rows the layers never read, a backlog.
+      const int64_t unlayered =
+          (*batch)->row_count() - static_cast<int64_t>(rows.size());
+      const bool behind = (*batch)->row_count() >= options_.batch_rows &&
+                          unlayered >= options_.batch_rows / 2;
+      if (behind != commits_behind_ && layers_on) {
+        LogEvent(behind ? "recent layers paused: the commits are a batch "
+                          "behind, new postmortems wait for them"
+                        : "recent layers resumed: the commits caught up");
+      }
+      commits_behind_ = behind;
       claimed_through_ = layers_through;
       for (const IndexChange& change : (*batch)->changes()) {
         committing_.insert(change.postmortem_id);
@@ -1325,6 +1344,13 @@ class XapianIndexSync final : public IndexSync {
   // The layer thread's last round went well: the commits leave the rows it
   // has not read yet to it.
   bool layers_keep_up_ ABSL_GUARDED_BY(layers_mu_) = false;
+  // The last claim came back full, at least half of it rows that no layer
+  // holds: the commits are a batch or more behind the layers too (a bulk
+  // import, a restart). A new postmortem would wait for them anyway once
+  // the layers fill, and writing layers then costs a second build of each
+  // document and memory (a commit takes in every live layer on top of its
+  // batch), so the layer thread pauses until a claim comes back short.
+  bool commits_behind_ ABSL_GUARDED_BY(layers_mu_) = false;
   // Claims made: a page read before a claim may be stale (WriteLayer).
   int64_t claims_ ABSL_GUARDED_BY(layers_mu_) = 0;
   // Dropped layers still on disk, with when they were dropped.

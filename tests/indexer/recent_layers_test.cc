@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/postmortem_searcher.h"
@@ -259,6 +260,96 @@ TEST_F(RecentLayersTest, ABacklogIsLeftToTheCommitsWholly) {
   EXPECT_EQ(feed_.outbox_rows(), 0);
   EXPECT_TRUE(Committed(250));
   EXPECT_TRUE(LiveLayers().empty());
+}
+
+// A claim that comes back full of rows no layer holds says the commits are
+// a batch behind (a bulk import, a restart): until one comes back short,
+// new postmortems wait for the commits rather than being built twice, into
+// a layer and then a commit.
+TEST_F(RecentLayersTest, WhileTheCommitsAreABatchBehindNoLayerIsWritten) {
+  // A backlog the layer thread skips (more than its page), and a first
+  // claim that comes back full, at least half of it rows it skipped: the
+  // layer thread writes the rest into a layer before that claim, or not.
+  options_.batch_rows = 100;
+  for (int n = 1; n <= 250; ++n) {
+    feed_.Put(MakePostmortem(n, 1, "Orders pool exhausted at noon"));
+  }
+  Open();
+  // The first batch is held between its index commit and its completion,
+  // as a slow commit cycle would be, until the test is done looking.
+  // Shared with the hook, which outlives this test's body.
+  struct Hold {
+    absl::Notification first_commit;
+    absl::Notification release;
+    std::atomic<int> completions{0};
+  };
+  auto hold = std::make_shared<Hold>();
+  feed_.OnComplete([hold] {
+    if (++hold->completions != 1) return;
+    hold->first_commit.Notify();
+    hold->release.WaitForNotification();
+  });
+  sync_->Start();
+  const bool held =
+      hold->first_commit.WaitForNotificationWithTimeout(kPatience);
+  feed_.Put(MakePostmortem(251, 1, "Orders pool exhausted at dusk"));
+  // Fifteen of the layer thread's rests.
+  absl::SleepFor(absl::Milliseconds(300));
+  const bool dusk_found = !Found("dusk").empty();
+  const std::vector<int64_t> live = LiveLayers();
+  hold->release.Notify();
+
+  ASSERT_TRUE(held) << "the first batch was never committed";
+  EXPECT_FALSE(dusk_found)
+      << "written to a layer while the commits were behind";
+  EXPECT_TRUE(live.empty());
+  EXPECT_TRUE(Searchable(251, 1).ok());
+  EXPECT_TRUE(Searchable(250, 1).ok());
+}
+
+// A slow commit whose claim comes back full of the layers' rows is what
+// the layers are for: new postmortems still go into layers meanwhile.
+TEST_F(RecentLayersTest, AFullClaimOfLayersDoesNotStopTheLayers) {
+  options_.batch_rows = 10;
+  Open();
+  // The first two batches are each held between their index commit and
+  // their completion until released.
+  struct Hold {
+    absl::Notification reached[2];
+    absl::Notification release[2];
+    std::atomic<int> completions{0};
+  };
+  auto hold = std::make_shared<Hold>();
+  feed_.OnComplete([hold] {
+    const int n = hold->completions++;
+    if (n > 1) return;
+    hold->reached[n].Notify();
+    hold->release[n].WaitForNotification();
+  });
+  sync_->Start();
+  feed_.Put(MakePostmortem(1, 1, "Orders pool exhausted at noon"));
+  const bool first = hold->reached[0].WaitForNotificationWithTimeout(kPatience);
+  // While the first commit is held, eleven postmortems go into layers; the
+  // next claim takes them all in: a full batch, none of it unread.
+  bool layered = true;
+  for (int n = 2; n <= 12; ++n) {
+    feed_.Put(MakePostmortem(n, 1, "Orders pool exhausted at noon"));
+    layered = layered && Searchable(n, 1).ok();
+  }
+  hold->release[0].Notify();
+  const bool second =
+      hold->reached[1].WaitForNotificationWithTimeout(kPatience);
+  feed_.Put(MakePostmortem(13, 1, "Orders pool exhausted at dusk"));
+  const absl::Status dusk = searcher_->WaitUntilSearchable(
+      IdOf(13), 1, absl::Now() + absl::Seconds(2));
+  const bool dusk_committed = Committed(13);
+  hold->release[1].Notify();
+
+  ASSERT_TRUE(first && second) << "the first two batches were not committed";
+  ASSERT_TRUE(layered);
+  EXPECT_TRUE(dusk.ok()) << dusk;
+  EXPECT_FALSE(dusk_committed);
+  EXPECT_TRUE(Searchable(13, 1).ok());
 }
 
 TEST_F(RecentLayersTest, ARebuildTakesTheLayersInAndCountsThemOnce) {

@@ -87,6 +87,11 @@ void FakeIndexFeed::OnForEachPostmortem(std::function<void()> hook) {
   for_each_hook_ = std::move(hook);
 }
 
+void FakeIndexFeed::OnComplete(std::function<void()> hook) {
+  absl::MutexLock lock(&mu_);
+  complete_hook_ = std::move(hook);
+}
+
 int64_t FakeIndexFeed::outbox_rows() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int64_t>(rows_.size());
@@ -298,6 +303,13 @@ void FakeIndexFeed::AddRow(const std::string& postmortem_id, int64_t version,
 absl::Status FakeIndexFeed::CompleteRows(
     bool links, const std::vector<int64_t>& sequences,
     const std::vector<LinkRequest>& to_link) {
+  std::function<void()> hook;
+  if (!links) {
+    absl::MutexLock lock(&mu_);
+    hook = complete_hook_;
+  }
+  // Outside the lock: the hook may wait while the test writes to the feed.
+  if (hook) hook();
   absl::MutexLock lock(&mu_);
   if (std::optional<absl::Status> failure = TakeFailure(Method::kComplete)) {
     return *failure;

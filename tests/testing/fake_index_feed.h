@@ -67,6 +67,10 @@ class FakeIndexFeed : public IndexFeed {
   // Runs once per ForEachPostmortem(), after its snapshot is taken and
   // before the first visit: lets a test write "during" a rebuild.
   void OnForEachPostmortem(std::function<void()> hook);
+  // Runs at the start of every completion of outbox rows (not link rows),
+  // before it deletes them: lets a test hold a commit cycle back between
+  // its index commit and its completion, as a slow store would.
+  void OnComplete(std::function<void()> hook);
 
   // Outbox rows present (claimed or not).
   int64_t outbox_rows() const;
@@ -133,6 +137,7 @@ class FakeIndexFeed : public IndexFeed {
   absl::Duration woken_late_by_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   std::map<Method, std::vector<absl::Status>> failures_ ABSL_GUARDED_BY(mu_);
   std::function<void()> for_each_hook_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> complete_hook_ ABSL_GUARDED_BY(mu_);
   std::optional<std::pair<int, absl::Status>> for_each_break_
       ABSL_GUARDED_BY(mu_);
   int claim_calls_ ABSL_GUARDED_BY(mu_) = 0;
